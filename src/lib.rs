@@ -1,0 +1,4 @@
+//! crmsync: two-way sync of Zoho CRM contacts, tasks and events with Microsoft Outlook.
+pub use crmsync_core as core;
+#[cfg(feature = "sqlite")]
+pub use crmsync_store as store;
