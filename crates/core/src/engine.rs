@@ -1,0 +1,1145 @@
+//! The engine: drives one sync through the `Connector` and `StateStore` traits.
+//!
+//! Runtime-agnostic (only `futures`): the caller's executor polls it. Time comes in as a value.
+//! The order of a run per kind: recover journalled creates, read both sides (change feed or full
+//! listing), classify records that left a view, plan, guard, execute in batches (journalling
+//! creates first, committing each batch in one transaction), and advance cursors last.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use futures::stream::{self, StreamExt};
+
+use crate::connector::{
+    ChangeItem, Connector, Cursor, Next, OpResult, Operation, PageRequest, RecordError,
+    RecordErrorKind, RemoteRecord, Scope, SyncId, Vanish, Window, Written,
+};
+use crate::error::{ConnectorError, ConnectorErrorKind, Result, SyncError};
+use crate::field::{FieldHashes, FieldSchema};
+use crate::model::{Kind, Side};
+use crate::planner::{self, Action, Plan, PlanInput, Seen, Step};
+use crate::report::{
+    ConflictReport, DeleteReport, ErrorReport, GuardStop, KindReport, SkipReport, SyncReport,
+};
+use crate::settings::{KindSettings, Settings};
+use crate::store::{Commit, Deferred, Intent, Mapping, SideState, StateStore};
+
+/// After this many failed runs a retryable record is parked until it changes.
+pub const MAX_ATTEMPTS: u32 = 5;
+
+/// Progress of a sync, for a UI.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Progress {
+    /// A kind starts.
+    KindStarted {
+        /// The kind.
+        kind: Kind,
+    },
+    /// Items read so far from one side.
+    Reading {
+        /// The kind.
+        kind: Kind,
+        /// The side.
+        side: Side,
+        /// Items so far.
+        items: u64,
+        /// Whether this is a full listing.
+        full: bool,
+    },
+    /// The plan is ready.
+    Planned {
+        /// The kind.
+        kind: Kind,
+        /// Steps.
+        steps: u64,
+        /// Remote writes to make.
+        writes: u64,
+    },
+    /// Writes done so far.
+    Writing {
+        /// The kind.
+        kind: Kind,
+        /// Done.
+        done: u64,
+        /// Total.
+        total: u64,
+    },
+    /// A kind is finished.
+    KindFinished {
+        /// The kind.
+        kind: Kind,
+    },
+}
+
+/// Receives progress (synchronously: keep it quick).
+pub trait SyncObserver: Send + Sync {
+    /// Called for each progress event, in order.
+    fn on_progress(&self, progress: &Progress);
+}
+
+/// Cancels a running sync: batches already sent finish and are committed, no new batch starts,
+/// and no cursor advances.
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    /// A fresh token.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Requests cancellation.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+    /// Whether cancellation was requested.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+    /// Clears the request (before the next run).
+    pub fn reset(&self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
+}
+
+/// Options of one run.
+#[derive(Debug, Clone, Default)]
+pub struct SyncOptions {
+    /// Kinds to sync (`None` = every enabled kind).
+    pub kinds: Option<Vec<Kind>>,
+    /// Plan only; write nothing.
+    pub dry_run: bool,
+    /// Proceed even when the mass-delete guard would stop.
+    pub force: bool,
+}
+
+/// The outcome of a run: the report and, for a dry run, the plans.
+#[derive(Debug, Clone)]
+pub struct SyncOutcome {
+    /// The report.
+    pub report: SyncReport,
+    /// The plans (every run keeps them; a dry run returns them without executing).
+    pub plans: Vec<Plan>,
+}
+
+/// The sync engine.
+#[derive(Clone)]
+pub struct Engine {
+    zoho: Arc<dyn Connector>,
+    outlook: Arc<dyn Connector>,
+    store: Arc<dyn StateStore>,
+    observer: Option<Arc<dyn SyncObserver>>,
+    cancel: CancelToken,
+}
+
+/// The scope of a kind at time `now`.
+pub fn scope_of(kind: Kind, settings: &KindSettings, now: DateTime<Utc>) -> Scope {
+    Scope {
+        kind,
+        container: settings.outlook_container.clone(),
+        zoho: settings.zoho_scope.clone(),
+        window: (kind == Kind::Event).then(|| Window {
+            start: now - Duration::days(settings.window.days_back as i64),
+            end: now + Duration::days(settings.window.days_ahead as i64),
+        }),
+        categories: settings.category_filter.clone(),
+        zoho_category: settings.zoho_category.clone(),
+    }
+}
+
+struct Pulled {
+    full: bool,
+    items: HashMap<String, ChangeItem>,
+    seen: HashSet<String>,
+    cursor: Option<Cursor>,
+}
+
+impl Engine {
+    /// An engine over two connectors and a store.
+    pub fn new(
+        zoho: Arc<dyn Connector>,
+        outlook: Arc<dyn Connector>,
+        store: Arc<dyn StateStore>,
+    ) -> Self {
+        Engine {
+            zoho,
+            outlook,
+            store,
+            observer: None,
+            cancel: CancelToken::new(),
+        }
+    }
+
+    /// Adds a progress observer.
+    pub fn with_observer(mut self, observer: Arc<dyn SyncObserver>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// Uses this cancellation token.
+    pub fn with_cancel(mut self, cancel: CancelToken) -> Self {
+        self.cancel = cancel;
+        self
+    }
+
+    /// The token that cancels this engine's runs.
+    pub fn cancel_token(&self) -> CancelToken {
+        self.cancel.clone()
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn StateStore> {
+        &self.store
+    }
+
+    fn conn(&self, side: Side) -> &Arc<dyn Connector> {
+        match side {
+            Side::Zoho => &self.zoho,
+            Side::Outlook => &self.outlook,
+        }
+    }
+
+    fn emit(&self, p: Progress) {
+        if let Some(o) = &self.observer {
+            o.on_progress(&p);
+        }
+    }
+
+    /// Runs a sync at time `now`.
+    pub async fn sync(
+        &self,
+        settings: &Settings,
+        opts: &SyncOptions,
+        now: DateTime<Utc>,
+    ) -> Result<SyncOutcome> {
+        settings.validate()?;
+        let mut report = SyncReport {
+            started_at: now,
+            dry_run: opts.dry_run,
+            cancelled: false,
+            kinds: vec![],
+        };
+        let mut plans = vec![];
+        let kinds: Vec<Kind> = opts
+            .kinds
+            .clone()
+            .unwrap_or_else(|| Kind::ALL.to_vec())
+            .into_iter()
+            .filter(|k| settings.kind(*k).enabled)
+            .filter(|k| {
+                self.zoho.capabilities().kinds.contains(k)
+                    && self.outlook.capabilities().kinds.contains(k)
+            })
+            .collect();
+        for kind in kinds {
+            if self.cancel.is_cancelled() {
+                report.cancelled = true;
+                break;
+            }
+            self.emit(Progress::KindStarted { kind });
+            let (kr, plan) = self.sync_kind(kind, settings.kind(kind), opts, now).await?;
+            if let Some(p) = plan {
+                plans.push(p);
+            }
+            report.kinds.push(kr);
+            self.emit(Progress::KindFinished { kind });
+        }
+        if self.cancel.is_cancelled() {
+            report.cancelled = true;
+        }
+        if !opts.dry_run {
+            self.store.record_run(&report)?;
+        }
+        Ok(SyncOutcome { report, plans })
+    }
+
+    async fn sync_kind(
+        &self,
+        kind: Kind,
+        settings: &KindSettings,
+        opts: &SyncOptions,
+        now: DateTime<Utc>,
+    ) -> Result<(KindReport, Option<Plan>)> {
+        let mut kr = KindReport::new(kind);
+        let scope = scope_of(kind, settings, now);
+        let caps = [self.zoho.capabilities(), self.outlook.capabilities()];
+        let schemas: [FieldSchema; 2] = [caps[0].schema(kind), caps[1].schema(kind)];
+        for (side, c) in Side::BOTH.iter().zip(&caps) {
+            if c.create_mode == crate::connector::CreateMode::AtLeastOnce {
+                kr.warnings.push(format!(
+                    "{side} cannot find records by sync id: a crash during a create may leave a duplicate there"
+                ));
+            }
+        }
+
+        // 1. Journal recovery: creates whose outcome a crash left unknown.
+        if !opts.dry_run {
+            if let Err(e) = self.recover(kind, &scope, &mut kr).await {
+                return self.kind_failed(kr, e);
+            }
+        }
+
+        // 2. Read both sides.
+        let fingerprints = [
+            settings.scope_fingerprint(kind, Side::Zoho),
+            settings.scope_fingerprint(kind, Side::Outlook),
+        ];
+        let mut cursors = [None, None];
+        for (i, side) in Side::BOTH.into_iter().enumerate() {
+            if caps[i].change_feed {
+                cursors[i] = self.store.cursor(kind, side, &fingerprints[i])?;
+            }
+        }
+        let need_all = cursors.iter().any(|c| c.is_none());
+        let mut all_mappings: Option<Vec<Mapping>> = if need_all {
+            Some(self.store.mappings(kind)?)
+        } else {
+            None
+        };
+        let mut pulled = Vec::with_capacity(2);
+        for (i, side) in Side::BOTH.into_iter().enumerate() {
+            let versions: Option<HashMap<&str, &str>> = all_mappings.as_ref().map(|ms| {
+                ms.iter()
+                    .filter(|m| m.dormant.is_none())
+                    .map(|m| {
+                        let st = m.side(side);
+                        (st.id.as_str(), st.version.as_str())
+                    })
+                    .collect()
+            });
+            match self
+                .pull(kind, side, &scope, cursors[i].clone(), versions.as_ref())
+                .await
+            {
+                Ok(p) => pulled.push(p),
+                Err(e) => return self.kind_failed(kr, SyncError::Connector { side, error: e }),
+            }
+        }
+        if pulled.iter().any(|p| p.full) && all_mappings.is_none() {
+            all_mappings = Some(self.store.mappings(kind)?);
+        }
+        for (i, side) in Side::BOTH.into_iter().enumerate() {
+            if pulled[i].full {
+                kr.full_listing.push(side);
+            }
+        }
+
+        // 3. Turn what was read into what was seen; classify records that left a view.
+        let mut seen: [HashMap<String, Seen>; 2] = [HashMap::new(), HashMap::new()];
+        for (i, side) in Side::BOTH.into_iter().enumerate() {
+            let p = &mut pulled[i];
+            let mut vanished: Vec<String> = vec![];
+            for (id, item) in p.items.drain() {
+                match item {
+                    ChangeItem::Upsert(r) => {
+                        seen[i].insert(id, Seen::Present(r));
+                    }
+                    ChangeItem::Deleted { .. } => {
+                        seen[i].insert(id, Seen::Deleted);
+                    }
+                    ChangeItem::Vanished { .. } => vanished.push(id),
+                }
+            }
+            if p.full {
+                if let Some(ms) = &all_mappings {
+                    for m in ms.iter().filter(|m| m.dormant.is_none()) {
+                        let id = &m.side(side).id;
+                        if !p.seen.contains(id) && !seen[i].contains_key(id) {
+                            vanished.push(id.clone());
+                        }
+                    }
+                }
+            }
+            if !vanished.is_empty() {
+                vanished.sort();
+                match self.conn(side).classify_vanished(&scope, &vanished).await {
+                    Ok(v) => {
+                        let mut answered: HashSet<String> = HashSet::new();
+                        for (id, how) in v {
+                            answered.insert(id.clone());
+                            seen[i].insert(
+                                id,
+                                match how {
+                                    Vanish::Deleted => Seen::Deleted,
+                                    Vanish::OutOfScope => Seen::OutOfScope,
+                                },
+                            );
+                        }
+                        // No answer: unsure, so unlink (never delete on a guess).
+                        for id in vanished.into_iter().filter(|id| !answered.contains(id)) {
+                            seen[i].insert(id, Seen::OutOfScope);
+                        }
+                    }
+                    Err(e) => return self.kind_failed(kr, SyncError::Connector { side, error: e }),
+                }
+            }
+        }
+
+        // 4. Deferred records, resolved conflicts: re-read what this run has not seen.
+        let deferred = self.store.deferred(kind)?;
+        let conflicts = self.store.conflicts(Some(kind))?;
+        let resolutions: Vec<_> = conflicts
+            .iter()
+            .filter(|q| q.resolution.is_some())
+            .cloned()
+            .collect();
+        let queued: HashSet<SyncId> = conflicts
+            .iter()
+            .filter(|q| q.resolution.is_none())
+            .map(|q| q.sync_id.clone())
+            .collect();
+        let resolution_maps = self.store.mappings_by_sync_ids(
+            kind,
+            &resolutions
+                .iter()
+                .map(|q| q.sync_id.clone())
+                .collect::<Vec<_>>(),
+        )?;
+        for (i, side) in Side::BOTH.into_iter().enumerate() {
+            let mut want: Vec<String> = deferred
+                .iter()
+                .filter(|d| d.side == side && !d.parked)
+                .map(|d| d.id.clone())
+                .chain(resolution_maps.iter().map(|m| m.side(side).id.clone()))
+                .filter(|id| !seen[i].contains_key(id) && !id.is_empty())
+                .collect();
+            want.sort();
+            want.dedup();
+            if want.is_empty() {
+                continue;
+            }
+            match self.conn(side).fetch(&scope, &want).await {
+                Ok(items) => {
+                    for item in items {
+                        let id = item.id().to_string();
+                        let s = match item {
+                            ChangeItem::Upsert(r) => Seen::Present(r),
+                            ChangeItem::Deleted { .. } => Seen::Deleted,
+                            ChangeItem::Vanished { .. } => Seen::OutOfScope,
+                        };
+                        seen[i].insert(id, s);
+                    }
+                }
+                Err(e) => return self.kind_failed(kr, SyncError::Connector { side, error: e }),
+            }
+        }
+        // Parked records are left alone until they change.
+        for d in deferred.iter().filter(|d| d.parked) {
+            let i = if d.side == Side::Zoho { 0 } else { 1 };
+            if let Some(Seen::Present(r)) = seen[i].get(&d.id) {
+                if r.version == d.version {
+                    kr.skipped.push(SkipReport {
+                        side: d.side,
+                        id: d.id.clone(),
+                        title: r.record.title(),
+                        reason: format!("waiting for a change after: {}", d.reason),
+                    });
+                    kr.counts.skipped += 1;
+                    seen[i].remove(&d.id);
+                }
+            }
+        }
+
+        // 5. The mappings involved.
+        let mut mappings: Vec<Mapping> = match all_mappings {
+            Some(ms) => ms,
+            None => {
+                let mut by_sync: HashMap<SyncId, Mapping> = HashMap::new();
+                for (i, side) in Side::BOTH.into_iter().enumerate() {
+                    let ids: Vec<String> = seen[i].keys().cloned().collect();
+                    for m in self.store.mappings_by_ids(kind, side, &ids)? {
+                        by_sync.insert(m.sync_id.clone(), m);
+                    }
+                }
+                for m in resolution_maps {
+                    by_sync.insert(m.sync_id.clone(), m);
+                }
+                by_sync.into_values().collect()
+            }
+        };
+        self.relink_by_sync_id(kind, &mut mappings, &seen)?;
+
+        // 6. Plan.
+        let [zoho_seen, outlook_seen] = seen;
+        let input = PlanInput {
+            kind,
+            settings,
+            schemas: [&schemas[0], &schemas[1]],
+            now,
+            mappings,
+            zoho: zoho_seen,
+            outlook: outlook_seen,
+            resolutions,
+            queued,
+        };
+        let plan = planner::plan(&input);
+        drop(input);
+        self.emit(Progress::Planned {
+            kind,
+            steps: plan.steps.len() as u64,
+            writes: plan.writes() as u64,
+        });
+
+        // 7. Guard.
+        let deletions = plan.deletions() as u64;
+        let mapped = self.store.mapping_count(kind)? as u64;
+        let g = settings.guard;
+        if g.enabled
+            && !opts.force
+            && deletions > g.min_count as u64
+            && deletions as f64 > g.max_share * mapped as f64
+        {
+            kr.guard = Some(GuardStop {
+                deletions,
+                mapped,
+                message: format!(
+                    "this sync would delete {deletions} of {mapped} synced {kind}s ({:.0}%), more than the guard allows ({:.0}% and {}). Nothing was written. If a folder, list or category filter was changed by mistake, change it back; if the deletions are intended, sync again with --yes (force).",
+                    100.0 * deletions as f64 / mapped.max(1) as f64,
+                    100.0 * g.max_share,
+                    g.min_count
+                ),
+            });
+            return Ok((kr, Some(plan)));
+        }
+
+        if opts.dry_run {
+            for step in &plan.steps {
+                account(&mut kr, step, None);
+            }
+            return Ok((kr, Some(plan)));
+        }
+
+        // 8. Execute.
+        let cursors_done = self
+            .execute(kind, &scope, &plan, &deferred, &mut kr)
+            .await?;
+
+        // 9. Advance cursors only when the whole round was applied (failures are deferred).
+        if cursors_done && !self.cancel.is_cancelled() {
+            let mut c = Commit::default();
+            for (i, side) in Side::BOTH.into_iter().enumerate() {
+                if let Some(cur) = pulled[i].cursor.take() {
+                    c.cursors.push((kind, side, fingerprints[i].clone(), cur));
+                }
+            }
+            if !c.is_empty() {
+                self.store.commit(&c)?;
+            }
+        }
+        Ok((kr, Some(plan)))
+    }
+
+    fn kind_failed(&self, mut kr: KindReport, e: SyncError) -> Result<(KindReport, Option<Plan>)> {
+        match e {
+            SyncError::Connector { side, error } => {
+                kr.failure = Some(format!("{side}: {error}"));
+                Ok((kr, None))
+            }
+            other => Err(other),
+        }
+    }
+
+    /// A record with our sync id whose id changed (a To Do task moved between lists, an item
+    /// re-created by the host): point its mapping at the new id.
+    fn relink_by_sync_id(
+        &self,
+        kind: Kind,
+        mappings: &mut Vec<Mapping>,
+        seen: &[HashMap<String, Seen>; 2],
+    ) -> Result<()> {
+        let mut held: [HashSet<String>; 2] = [HashSet::new(), HashSet::new()];
+        for m in mappings.iter() {
+            held[0].insert(m.zoho.id.clone());
+            held[1].insert(m.outlook.id.clone());
+        }
+        let mut want: Vec<(usize, SyncId, String)> = vec![];
+        for i in 0..2 {
+            for (id, s) in &seen[i] {
+                if let Seen::Present(r) = s {
+                    if let Some(sid) = &r.sync_id {
+                        if !held[i].contains(id) {
+                            want.push((i, sid.clone(), id.clone()));
+                        }
+                    }
+                }
+            }
+        }
+        if want.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<SyncId> = want.iter().map(|(_, s, _)| s.clone()).collect();
+        let mut found: HashMap<SyncId, Mapping> = mappings
+            .iter()
+            .filter(|m| ids.contains(&m.sync_id))
+            .map(|m| (m.sync_id.clone(), m.clone()))
+            .collect();
+        for m in self.store.mappings_by_sync_ids(kind, &ids)? {
+            found.entry(m.sync_id.clone()).or_insert(m);
+        }
+        for (i, sid, id) in want {
+            if let Some(m) = found.get_mut(&sid) {
+                let side = if i == 0 { Side::Zoho } else { Side::Outlook };
+                let old = m.side(side).id.clone();
+                // Only when the old id is not itself present (then the stamp was copied).
+                if seen[i]
+                    .get(&old)
+                    .is_some_and(|s| matches!(s, Seen::Present(_)))
+                {
+                    continue;
+                }
+                let st = m.side_mut(side);
+                st.id = id;
+                st.version = String::new();
+                let m = m.clone();
+                mappings.retain(|x| x.sync_id != m.sync_id);
+                mappings.push(m);
+            }
+        }
+        Ok(())
+    }
+
+    async fn pull(
+        &self,
+        kind: Kind,
+        side: Side,
+        scope: &Scope,
+        cursor: Option<Cursor>,
+        versions: Option<&HashMap<&str, &str>>,
+    ) -> std::result::Result<Pulled, ConnectorError> {
+        let conn = self.conn(side);
+        if let Some(cur) = cursor {
+            let mut p = Pulled {
+                full: false,
+                items: HashMap::new(),
+                seen: HashSet::new(),
+                cursor: None,
+            };
+            let mut page = None;
+            loop {
+                let req = PageRequest {
+                    scope: scope.clone(),
+                    page: page.take(),
+                };
+                match conn.changes(&cur, &req).await {
+                    Ok(pg) => {
+                        // Fold by id: a round may repeat an item; the last word wins.
+                        for item in pg.items {
+                            p.items.insert(item.id().to_string(), item);
+                        }
+                        self.emit(Progress::Reading {
+                            kind,
+                            side,
+                            items: p.items.len() as u64,
+                            full: false,
+                        });
+                        match pg.next {
+                            Next::Page(t) => page = Some(t),
+                            Next::Done(c) => {
+                                p.cursor = Some(c);
+                                return Ok(p);
+                            }
+                        }
+                    }
+                    Err(e) if e.kind == ConnectorErrorKind::CursorExpired => break,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        // Full listing. An interrupted listing is never diffed: any error fails the kind.
+        let mut p = Pulled {
+            full: true,
+            items: HashMap::new(),
+            seen: HashSet::new(),
+            cursor: None,
+        };
+        let mut page = None;
+        let mut count = 0u64;
+        loop {
+            let req = PageRequest {
+                scope: scope.clone(),
+                page: page.take(),
+            };
+            let pg = conn.list(&req).await?;
+            for item in pg.items {
+                count += 1;
+                if let ChangeItem::Upsert(r) = &item {
+                    p.seen.insert(r.id.clone());
+                    // Unchanged since the last sync: nothing to plan, keep only the id.
+                    if versions
+                        .and_then(|v| v.get(r.id.as_str()))
+                        .is_some_and(|v| *v == r.version && !v.is_empty())
+                    {
+                        p.items.remove(&r.id);
+                        continue;
+                    }
+                }
+                p.items.insert(item.id().to_string(), item);
+            }
+            self.emit(Progress::Reading {
+                kind,
+                side,
+                items: count,
+                full: true,
+            });
+            match pg.next {
+                Next::Page(t) => page = Some(t),
+                Next::Done(c) => {
+                    p.cursor = Some(c);
+                    return Ok(p);
+                }
+            }
+        }
+    }
+
+    async fn recover(
+        &self,
+        kind: Kind,
+        scope: &Scope,
+        kr: &mut KindReport,
+    ) -> std::result::Result<(), SyncError> {
+        let intents = self.store.intents(kind)?;
+        if intents.is_empty() {
+            return Ok(());
+        }
+        let mut commit = Commit::default();
+        for side in Side::BOTH {
+            let mine: Vec<&Intent> = intents.iter().filter(|i| i.target == side).collect();
+            if mine.is_empty() {
+                continue;
+            }
+            let ids: Vec<SyncId> = mine.iter().map(|i| i.sync_id.clone()).collect();
+            let mut found: HashMap<SyncId, RemoteRecord> = HashMap::new();
+            for chunk in ids.chunks(self.conn(side).capabilities().max_batch.max(1)) {
+                let got = self
+                    .conn(side)
+                    .find_by_sync_id(scope, chunk)
+                    .await
+                    .map_err(|error| SyncError::Connector { side, error })?;
+                found.extend(got);
+            }
+            for intent in mine {
+                if let Some(r) = found.remove(&intent.sync_id) {
+                    let target = SideState {
+                        id: r.id.clone(),
+                        version: r.version.clone(),
+                        hashes: FieldHashes::of(&r.record),
+                    };
+                    let (zoho, outlook) = match side {
+                        Side::Zoho => (target, intent.source.clone()),
+                        Side::Outlook => (intent.source.clone(), target),
+                    };
+                    commit.upsert.push(Mapping {
+                        kind,
+                        sync_id: intent.sync_id.clone(),
+                        zoho,
+                        outlook,
+                        dormant: None,
+                    });
+                    kr.counts.recovered += 1;
+                }
+                // Not found: the create never happened; the source is re-read (cursor not
+                // advanced, or deferred) and planned again with the same sync id.
+                commit.settle.push(intent.sync_id.clone());
+            }
+        }
+        self.store.commit(&commit)?;
+        Ok(())
+    }
+
+    /// Executes a plan. Returns whether every batch ran (no fatal error, not cancelled).
+    async fn execute(
+        &self,
+        kind: Kind,
+        scope: &Scope,
+        plan: &Plan,
+        deferred: &[Deferred],
+        kr: &mut KindReport,
+    ) -> Result<bool> {
+        let deferred_ids: HashSet<(Side, &str)> =
+            deferred.iter().map(|d| (d.side, d.id.as_str())).collect();
+        let prior_attempts: HashMap<(Side, &str), u32> = deferred
+            .iter()
+            .map(|d| ((d.side, d.id.as_str()), d.attempts))
+            .collect();
+
+        // Steps without writes are committed at once, in one transaction.
+        let mut first = Commit::default();
+        for step in plan.steps.iter().filter(|s| s.writes.is_empty()) {
+            finish_step(&mut first, step, &[], kind);
+            account(kr, step, Some(&[]));
+            undefer(&mut first, step, kind, &deferred_ids);
+        }
+        if !first.is_empty() {
+            self.store.commit(&first)?;
+        }
+
+        // Writes, grouped per side and cut into batches.
+        let mut per_side: [Vec<(usize, Operation)>; 2] = [vec![], vec![]];
+        let mut remaining: Vec<usize> = vec![0; plan.steps.len()];
+        for (i, step) in plan.steps.iter().enumerate() {
+            for (side, op) in &step.writes {
+                per_side[if *side == Side::Zoho { 0 } else { 1 }].push((i, op.clone()));
+                remaining[i] += 1;
+            }
+        }
+        let total: u64 = per_side.iter().map(|v| v.len() as u64).sum();
+        if total == 0 {
+            return Ok(true);
+        }
+        let mut results: Vec<Vec<(Side, OpResult, bool)>> = vec![vec![]; plan.steps.len()];
+        let stop = CancelToken::new();
+        let mut streams = vec![];
+        for (si, side) in Side::BOTH.into_iter().enumerate() {
+            let caps = self.conn(side).capabilities();
+            let ops = std::mem::take(&mut per_side[si]);
+            let batches: Vec<Vec<(usize, Operation)>> = ops
+                .chunks(caps.max_batch.max(1))
+                .map(|c| c.to_vec())
+                .collect();
+            let conn = self.conn(side).clone();
+            let store = self.store.clone();
+            let cancel = self.cancel.clone();
+            let stop = stop.clone();
+            let steps = &plan.steps;
+            let s = stream::iter(batches)
+                .map(move |batch| {
+                    let conn = conn.clone();
+                    let store = store.clone();
+                    let cancel = cancel.clone();
+                    let stop = stop.clone();
+                    async move {
+                        if cancel.is_cancelled() || stop.is_cancelled() {
+                            return (side, batch, None);
+                        }
+                        // Journal every create's intent before the remote write.
+                        let intents: Vec<Intent> = batch
+                            .iter()
+                            .filter_map(|(i, op)| match op {
+                                Operation::Create { sync_id, .. } => {
+                                    let step: &Step = &steps[*i];
+                                    let m = step.store.as_ref()?;
+                                    Some(Intent {
+                                        kind,
+                                        sync_id: sync_id.clone(),
+                                        target: side,
+                                        source: m.side(side.other()).clone(),
+                                    })
+                                }
+                                _ => None,
+                            })
+                            .collect();
+                        if !intents.is_empty() {
+                            if let Err(e) = store.journal(&intents) {
+                                return (side, batch, Some(Err(Err(e))));
+                            }
+                        }
+                        let ops: Vec<Operation> = batch.iter().map(|(_, o)| o.clone()).collect();
+                        let res = conn.apply(scope, ops).await;
+                        (side, batch, Some(res.map_err(Ok)))
+                    }
+                })
+                .buffer_unordered(caps.max_concurrency.max(1));
+            streams.push(s.boxed());
+        }
+        let mut all = stream::select_all(streams);
+        let mut done = 0u64;
+        let mut complete = true;
+        while let Some((side, batch, res)) = all.next().await {
+            let mut commit = Commit::default();
+            let res = match res {
+                None => {
+                    complete = false;
+                    continue;
+                }
+                Some(Err(Err(store_err))) => return Err(store_err.into()),
+                Some(Err(Ok(call_err))) => {
+                    if call_err.is_fatal() {
+                        stop.cancel();
+                        kr.failure = Some(format!("{side}: {call_err}"));
+                        complete = false;
+                    }
+                    // Unknown outcome: creates stay journalled for recovery; all are deferred.
+                    batch
+                        .iter()
+                        .map(|_| {
+                            Err(RecordError::new(
+                                RecordErrorKind::Transient,
+                                format!("the whole batch failed: {call_err}"),
+                            ))
+                        })
+                        .map(|r| (r, false))
+                        .collect::<Vec<_>>()
+                }
+                Some(Ok(results)) => {
+                    let mut v: Vec<(OpResult, bool)> =
+                        results.into_iter().map(|r| (r, true)).collect();
+                    while v.len() < batch.len() {
+                        v.push((
+                            Err(RecordError::new(
+                                RecordErrorKind::Transient,
+                                "the service returned no result for this record",
+                            )),
+                            false,
+                        ));
+                    }
+                    v
+                }
+            };
+            done += batch.len() as u64;
+            kr.counts.writes += batch.len() as u64;
+            for ((i, _op), (r, known)) in batch.iter().zip(res) {
+                results[*i].push((side, r, known));
+                remaining[*i] -= 1;
+                if remaining[*i] == 0 {
+                    let step = &plan.steps[*i];
+                    let rs = std::mem::take(&mut results[*i]);
+                    if rs.iter().all(|(_, r, _)| r.is_ok()) {
+                        let written: Vec<(Side, Written)> = rs
+                            .into_iter()
+                            .filter_map(|(s, r, _)| r.ok().map(|w| (s, w)))
+                            .collect();
+                        finish_step(&mut commit, step, &written, kind);
+                        account(kr, step, Some(&written));
+                        undefer(&mut commit, step, kind, &deferred_ids);
+                    } else {
+                        self.fail_step(&mut commit, kr, step, rs, kind, &prior_attempts);
+                    }
+                }
+            }
+            self.store.commit(&commit)?;
+            self.emit(Progress::Writing { kind, done, total });
+        }
+        Ok(complete && !stop.is_cancelled())
+    }
+
+    fn fail_step(
+        &self,
+        commit: &mut Commit,
+        kr: &mut KindReport,
+        step: &Step,
+        rs: Vec<(Side, OpResult, bool)>,
+        kind: Kind,
+        prior: &HashMap<(Side, &str), u32>,
+    ) {
+        for (side, r, known) in &rs {
+            if let Err(e) = r {
+                let source = side.other();
+                let id = match side {
+                    Side::Zoho => step.zoho_id.clone(),
+                    Side::Outlook => step.outlook_id.clone(),
+                }
+                .unwrap_or_default();
+                let source_id = match source {
+                    Side::Zoho => step.zoho_id.clone(),
+                    Side::Outlook => step.outlook_id.clone(),
+                }
+                .unwrap_or_default();
+                kr.errors.push(ErrorReport {
+                    side: *side,
+                    id,
+                    source_id,
+                    title: step.title.clone(),
+                    field: e.field.clone(),
+                    reason: e.reason.clone(),
+                    will_retry: e.is_retryable(),
+                });
+                kr.counts.errors += 1;
+                // A create refused with a definite answer did not happen: settle its intent.
+                if *known {
+                    if let Some((_, Operation::Create { sync_id, .. })) =
+                        step.writes.iter().find(|(s, _)| s == side)
+                    {
+                        commit.settle.push(sync_id.clone());
+                    }
+                }
+            }
+        }
+        // Re-read both records next run (a 412 means the target changed; other failures need the
+        // source again since the cursor moves on).
+        let reason = rs
+            .iter()
+            .find_map(|(_, r, _)| r.as_ref().err().map(|e| e.reason.clone()))
+            .unwrap_or_default();
+        let retryable = rs
+            .iter()
+            .all(|(_, r, _)| r.as_ref().err().is_none_or(|e| e.is_retryable()));
+        let version_of = |side: Side| -> String {
+            step.store
+                .as_ref()
+                .map(|m| m.side(side).version.clone())
+                .unwrap_or_default()
+        };
+        for (side, id) in [
+            (Side::Zoho, &step.zoho_id),
+            (Side::Outlook, &step.outlook_id),
+        ] {
+            if let Some(id) = id {
+                let attempts = prior.get(&(side, id.as_str())).copied().unwrap_or(0) + 1;
+                commit.defer.push(Deferred {
+                    kind,
+                    side,
+                    id: id.clone(),
+                    attempts,
+                    parked: !retryable || attempts >= MAX_ATTEMPTS,
+                    reason: reason.clone(),
+                    version: version_of(side),
+                });
+            }
+        }
+    }
+}
+
+fn undefer(commit: &mut Commit, step: &Step, kind: Kind, deferred: &HashSet<(Side, &str)>) {
+    for (side, id) in [
+        (Side::Zoho, &step.zoho_id),
+        (Side::Outlook, &step.outlook_id),
+    ] {
+        if let Some(id) = id {
+            if deferred.contains(&(side, id.as_str())) {
+                commit.undefer.push((kind, side, id.clone()));
+            }
+        }
+    }
+}
+
+/// Adds a step's outcome (after all its writes succeeded) to a commit.
+fn finish_step(commit: &mut Commit, step: &Step, written: &[(Side, Written)], kind: Kind) {
+    if let Some(m) = &step.store {
+        let mut m = m.clone();
+        for (side, w) in written {
+            let create = step
+                .writes
+                .iter()
+                .any(|(s, op)| s == side && matches!(op, Operation::Create { .. }));
+            let st = m.side_mut(*side);
+            if create || !w.id.is_empty() {
+                st.id = w.id.clone();
+            }
+            st.version = w.version.clone();
+            if let Some(stored) = &w.stored {
+                // The service's own rendering becomes the baseline (server rewrites are not
+                // edits); fields we did not write keep their hashes.
+                let fresh = FieldHashes::of(stored);
+                let fields = match step.writes.iter().find(|(s, _)| s == side) {
+                    Some((_, Operation::Update { fields, .. })) => *fields,
+                    _ => crate::field::FieldSet::all(kind),
+                };
+                for f in fields.iter() {
+                    st.hashes.set(kind, f, fresh.get(kind, f));
+                }
+            }
+        }
+        if let Some(Operation::Create { sync_id, .. }) = step
+            .writes
+            .iter()
+            .map(|(_, op)| op)
+            .find(|op| matches!(op, Operation::Create { .. }))
+        {
+            commit.settle.push(sync_id.clone());
+        }
+        commit.upsert.push(m);
+    }
+    if step.remove {
+        commit.remove.push((kind, step.sync_id.clone()));
+    }
+    if let Some(q) = &step.queue {
+        commit.queue.push(q.clone());
+    } else if step.unqueue {
+        commit.unqueue.push((kind, step.sync_id.clone()));
+    }
+}
+
+/// Counts a step in the report (`written = None`: a dry run, counted as if it succeeded).
+fn account(kr: &mut KindReport, step: &Step, written: Option<&[(Side, Written)]>) {
+    let c = &mut kr.counts;
+    for (side, op) in &step.writes {
+        match (op, side) {
+            (Operation::Create { .. }, Side::Zoho) => c.created_in_zoho += 1,
+            (Operation::Create { .. }, Side::Outlook) => c.created_in_outlook += 1,
+            (Operation::Update { fields, .. }, Side::Zoho) if !fields.is_empty() => {
+                c.updated_in_zoho += 1
+            }
+            (Operation::Update { fields, .. }, Side::Outlook) if !fields.is_empty() => {
+                c.updated_in_outlook += 1
+            }
+            (Operation::Delete { id, .. }, side) => {
+                if *side == Side::Zoho {
+                    c.deleted_in_zoho += 1
+                } else {
+                    c.deleted_in_outlook += 1
+                }
+                let before = match &step.action {
+                    Action::Delete { before, .. } => before.clone(),
+                    _ => None,
+                };
+                kr.deletes.push(DeleteReport {
+                    side: *side,
+                    id: id.clone(),
+                    before,
+                });
+            }
+            _ => {}
+        }
+    }
+    let _ = written;
+    let decision = match &step.action {
+        Action::Merge { conflict, .. } => {
+            c.merged += 1;
+            conflict.clone()
+        }
+        Action::Link { conflict, .. } => {
+            c.linked += 1;
+            conflict.clone()
+        }
+        Action::Unlink { .. } => {
+            c.unlinked += 1;
+            None
+        }
+        Action::Relink => {
+            c.relinked += 1;
+            None
+        }
+        Action::Restore { .. } => {
+            c.restored += 1;
+            None
+        }
+        Action::Skip { side, reason } => {
+            c.skipped += 1;
+            kr.skipped.push(SkipReport {
+                side: *side,
+                id: match side {
+                    Side::Zoho => step.zoho_id.clone(),
+                    Side::Outlook => step.outlook_id.clone(),
+                }
+                .unwrap_or_default(),
+                title: step.title.clone(),
+                reason: reason.clone(),
+            });
+            None
+        }
+        _ => None,
+    };
+    if let Some(d) = decision {
+        if d.winner.is_some() {
+            kr.counts.conflicts_resolved += 1;
+        } else {
+            kr.counts.conflicts_queued += 1;
+        }
+        kr.conflicts.push(ConflictReport {
+            zoho_id: step.zoho_id.clone().unwrap_or_default(),
+            outlook_id: step.outlook_id.clone().unwrap_or_default(),
+            title: step.title.clone(),
+            fields: d.fields,
+            rule: d.rule,
+            winner: d.winner,
+        });
+    }
+    for n in &step.notes {
+        let w = format!("{}: {n}", step.title);
+        if !kr.warnings.contains(&w) && kr.warnings.len() < 100 {
+            kr.warnings.push(w);
+        }
+    }
+}

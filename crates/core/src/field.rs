@@ -1,0 +1,948 @@
+//! Fields, field sets, normalisation, the stable per-field content hash, and field schemas.
+//!
+//! A *field* here is a unit of merging: coupled values merge as one (a contact's name parts, an
+//! event's start / end / zone / all-day / recurrence). The engine stores, per side, the hash of
+//! each field as that side last returned it, and finds a side's edits by comparing against that
+//! side's own baseline.
+//!
+//! The hash is persisted, so its algorithm is fixed: the canonical encoding below (version
+//! [`HASH_SCHEME`]) hashed with XXH3-64 (a specified, platform-independent algorithm with a
+//! fixed seed of 0). Changing the encoding means bumping `HASH_SCHEME`.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use unicode_segmentation::UnicodeSegmentation;
+
+use crate::model::{Address, Contact, Event, Kind, Phone, PhoneKind, Record, Task};
+
+/// Version of the field-hash encoding. Stored with the state so a future change is detected.
+pub const HASH_SCHEME: u32 = 1;
+
+macro_rules! fields {
+    ($( $(#[$doc:meta])* $name:ident = $idx:literal, $kind:ident, $str:literal; )*) => {
+        /// A mergeable unit of a record. The numeric values are persisted: append only.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[repr(u8)]
+        pub enum Field {
+            $( $(#[$doc])* $name = $idx, )*
+        }
+
+        impl Field {
+            /// Every field of every kind.
+            pub const ALL: &'static [Field] = &[$(Field::$name),*];
+
+            /// The kind this field belongs to.
+            pub fn kind(self) -> Kind {
+                match self { $(Field::$name => Kind::$kind,)* }
+            }
+
+            /// A stable name, used in plans, reports and settings.
+            pub fn name(self) -> &'static str {
+                match self { $(Field::$name => $str,)* }
+            }
+
+            /// Parses [`Field::name`] for the given kind.
+            pub fn parse(kind: Kind, s: &str) -> Option<Field> {
+                Field::ALL.iter().copied().find(|f| f.kind() == kind && f.name() == s)
+            }
+        }
+    };
+}
+
+fields! {
+    /// Contact given, middle, family and display name, merged as one.
+    Name = 0, Contact, "name";
+    /// Contact e-mail addresses (ordered, primary first).
+    Emails = 1, Contact, "emails";
+    /// Contact phone numbers.
+    Phones = 2, Contact, "phones";
+    /// Contact company.
+    Company = 3, Contact, "company";
+    /// Contact job title.
+    JobTitle = 4, Contact, "job_title";
+    /// Contact department.
+    Department = 5, Contact, "department";
+    /// Business address.
+    BusinessAddress = 6, Contact, "business_address";
+    /// Home address.
+    HomeAddress = 7, Contact, "home_address";
+    /// Other address.
+    OtherAddress = 8, Contact, "other_address";
+    /// Birthday.
+    Birthday = 9, Contact, "birthday";
+    /// Contact notes.
+    ContactNotes = 10, Contact, "notes";
+    /// Contact categories.
+    ContactCategories = 11, Contact, "categories";
+    /// Task title.
+    TaskTitle = 16, Task, "title";
+    /// Task notes.
+    TaskNotes = 17, Task, "notes";
+    /// Task due date, start date and recurrence, merged as one.
+    TaskSchedule = 18, Task, "schedule";
+    /// Task status and completion instant, merged as one.
+    TaskStatus = 19, Task, "status";
+    /// Task priority.
+    TaskPriority = 20, Task, "priority";
+    /// Task reminder.
+    TaskReminder = 21, Task, "reminder";
+    /// Event title.
+    EventTitle = 32, Event, "title";
+    /// Event notes.
+    EventNotes = 33, Event, "notes";
+    /// Event start, end, zone, all-day flag and recurrence, merged as one.
+    EventWhen = 34, Event, "when";
+    /// Event location.
+    EventLocation = 35, Event, "location";
+    /// Event attendees.
+    EventAttendees = 36, Event, "attendees";
+    /// Event reminder.
+    EventReminder = 37, Event, "reminder";
+    /// Event categories.
+    EventCategories = 38, Event, "categories";
+    /// Event sensitivity.
+    EventSensitivity = 39, Event, "sensitivity";
+}
+
+impl Field {
+    /// The fields of one kind, in hash-vector order.
+    pub fn of(kind: Kind) -> &'static [Field] {
+        const CONTACT: &[Field] = &[
+            Field::Name,
+            Field::Emails,
+            Field::Phones,
+            Field::Company,
+            Field::JobTitle,
+            Field::Department,
+            Field::BusinessAddress,
+            Field::HomeAddress,
+            Field::OtherAddress,
+            Field::Birthday,
+            Field::ContactNotes,
+            Field::ContactCategories,
+        ];
+        const TASK: &[Field] = &[
+            Field::TaskTitle,
+            Field::TaskNotes,
+            Field::TaskSchedule,
+            Field::TaskStatus,
+            Field::TaskPriority,
+            Field::TaskReminder,
+        ];
+        const EVENT: &[Field] = &[
+            Field::EventTitle,
+            Field::EventNotes,
+            Field::EventWhen,
+            Field::EventLocation,
+            Field::EventAttendees,
+            Field::EventReminder,
+            Field::EventCategories,
+            Field::EventSensitivity,
+        ];
+        match kind {
+            Kind::Contact => CONTACT,
+            Kind::Task => TASK,
+            Kind::Event => EVENT,
+        }
+    }
+
+    fn bit(self) -> u64 {
+        1u64 << (self as u8)
+    }
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Serialize for Field {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{}.{}", self.kind().as_str(), self.name()))
+    }
+}
+
+impl<'de> Deserialize<'de> for Field {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let (k, n) = s
+            .split_once('.')
+            .ok_or_else(|| serde::de::Error::custom(format!("bad field {s:?}")))?;
+        let kind =
+            Kind::parse(k).ok_or_else(|| serde::de::Error::custom(format!("bad kind {k:?}")))?;
+        Field::parse(kind, n).ok_or_else(|| serde::de::Error::custom(format!("bad field {s:?}")))
+    }
+}
+
+/// A set of fields (a bit set; cheap to copy).
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct FieldSet(u64);
+
+impl FieldSet {
+    /// The empty set.
+    pub const EMPTY: FieldSet = FieldSet(0);
+
+    /// Every field of a kind.
+    pub fn all(kind: Kind) -> FieldSet {
+        Field::of(kind).iter().copied().collect()
+    }
+
+    /// True when empty.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Membership.
+    pub fn contains(self, f: Field) -> bool {
+        self.0 & f.bit() != 0
+    }
+
+    /// Adds a field.
+    pub fn insert(&mut self, f: Field) {
+        self.0 |= f.bit();
+    }
+
+    /// Removes a field.
+    pub fn remove(&mut self, f: Field) {
+        self.0 &= !f.bit();
+    }
+
+    /// Union.
+    pub fn union(self, o: FieldSet) -> FieldSet {
+        FieldSet(self.0 | o.0)
+    }
+
+    /// Intersection.
+    pub fn intersect(self, o: FieldSet) -> FieldSet {
+        FieldSet(self.0 & o.0)
+    }
+
+    /// Difference.
+    pub fn minus(self, o: FieldSet) -> FieldSet {
+        FieldSet(self.0 & !o.0)
+    }
+
+    /// Number of fields.
+    pub fn len(self) -> usize {
+        self.0.count_ones() as usize
+    }
+
+    /// The fields, in `Field::ALL` order.
+    pub fn iter(self) -> impl Iterator<Item = Field> {
+        Field::ALL
+            .iter()
+            .copied()
+            .filter(move |f| self.contains(*f))
+    }
+}
+
+impl FromIterator<Field> for FieldSet {
+    fn from_iter<I: IntoIterator<Item = Field>>(it: I) -> Self {
+        let mut s = FieldSet::EMPTY;
+        for f in it {
+            s.insert(f);
+        }
+        s
+    }
+}
+
+impl fmt::Debug for FieldSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set()
+            .entries(self.iter().map(|x| x.name()))
+            .finish()
+    }
+}
+
+impl Serialize for FieldSet {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for FieldSet {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Vec::<Field>::deserialize(d)?.into_iter().collect())
+    }
+}
+
+/// The per-field hashes of one record as one side holds it, in [`Field::of`] order.
+#[derive(Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FieldHashes(pub Vec<u64>);
+
+impl fmt::Debug for FieldHashes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|h| format!("{h:016x}")))
+            .finish()
+    }
+}
+
+impl FieldHashes {
+    /// Hashes every field of a record.
+    pub fn of(record: &Record) -> FieldHashes {
+        FieldHashes(
+            Field::of(record.kind())
+                .iter()
+                .map(|f| field_hash(record, *f))
+                .collect(),
+        )
+    }
+
+    /// The hash of one field (0 when unknown).
+    pub fn get(&self, kind: Kind, f: Field) -> u64 {
+        Field::of(kind)
+            .iter()
+            .position(|x| *x == f)
+            .and_then(|i| self.0.get(i).copied())
+            .unwrap_or(0)
+    }
+
+    /// Replaces the hash of one field.
+    pub fn set(&mut self, kind: Kind, f: Field, h: u64) {
+        let n = Field::of(kind).len();
+        if self.0.len() != n {
+            self.0.resize(n, 0);
+        }
+        if let Some(i) = Field::of(kind).iter().position(|x| *x == f) {
+            self.0[i] = h;
+        }
+    }
+
+    /// The fields whose hash differs from `other`'s.
+    pub fn diff(&self, kind: Kind, other: &FieldHashes) -> FieldSet {
+        Field::of(kind)
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.0.get(*i) != other.0.get(*i))
+            .map(|(_, f)| *f)
+            .collect()
+    }
+
+    /// Little-endian bytes, for storage.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.0.iter().flat_map(|h| h.to_le_bytes()).collect()
+    }
+
+    /// Reverses [`FieldHashes::to_bytes`].
+    pub fn from_bytes(b: &[u8]) -> FieldHashes {
+        FieldHashes(
+            b.chunks_exact(8)
+                .map(|c| {
+                    let mut a = [0u8; 8];
+                    a.copy_from_slice(c);
+                    u64::from_le_bytes(a)
+                })
+                .collect(),
+        )
+    }
+}
+
+/// Normalises free text for comparison: trims, unifies line endings, drops trailing spaces.
+pub fn norm_text(s: &str) -> String {
+    let s = s.trim();
+    if !s.contains('\r') && !s.contains(" \n") {
+        return s.to_string();
+    }
+    s.replace("\r\n", "\n")
+        .replace('\r', "\n")
+        .lines()
+        .map(|l| l.trim_end())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Normalises an e-mail address: trimmed and lower-cased (addresses compare case-insensitively).
+pub fn norm_email(s: &str) -> String {
+    s.trim().to_lowercase()
+}
+
+/// A canonical encoder: every value is written with a type tag and a terminator so that
+/// different structures can never encode to the same bytes.
+struct Enc(Vec<u8>);
+
+impl Enc {
+    fn text(&mut self, s: &str) {
+        self.0.push(b's');
+        self.0.extend_from_slice(norm_text(s).as_bytes());
+        self.0.push(0x1f);
+    }
+    fn raw(&mut self, s: &str) {
+        self.0.push(b'r');
+        self.0.extend_from_slice(s.as_bytes());
+        self.0.push(0x1f);
+    }
+    fn int(&mut self, i: i64) {
+        self.0.push(b'i');
+        self.0.extend_from_slice(&i.to_le_bytes());
+    }
+    fn none(&mut self) {
+        self.0.push(b'n');
+    }
+    fn list(&mut self, n: usize) {
+        self.0.push(b'l');
+        self.0.extend_from_slice(&(n as u64).to_le_bytes());
+    }
+    fn address(&mut self, a: &Option<Address>) {
+        match a {
+            Some(a) if !a.is_empty() => {
+                for p in [&a.street, &a.city, &a.state, &a.postal_code, &a.country] {
+                    self.text(p);
+                }
+            }
+            _ => self.none(),
+        }
+    }
+    fn texts_set(&mut self, v: &[String]) {
+        let mut v: Vec<String> = v
+            .iter()
+            .map(|s| norm_text(s).to_lowercase())
+            .filter(|s| !s.is_empty())
+            .collect();
+        v.sort();
+        v.dedup();
+        self.list(v.len());
+        for s in &v {
+            self.raw(s);
+        }
+    }
+    fn finish(self) -> u64 {
+        xxhash_rust::xxh3::xxh3_64(&self.0)
+    }
+}
+
+fn phones_sorted(p: &[Phone]) -> Vec<(PhoneKind, String)> {
+    let mut v: Vec<(PhoneKind, String)> = p
+        .iter()
+        .map(|p| (p.kind, norm_text(&p.number)))
+        .filter(|(_, n)| !n.is_empty())
+        .collect();
+    // Stable sort by kind: the order within a kind is meaningful (first business phone).
+    v.sort_by_key(|(k, _)| *k);
+    v
+}
+
+/// The stable hash of one field of a record (normalised: see the module docs).
+pub fn field_hash(record: &Record, field: Field) -> u64 {
+    let mut e = Enc(Vec::with_capacity(64));
+    e.int(field as i64);
+    match record {
+        Record::Contact(c) => contact_field(&mut e, c, field),
+        Record::Task(t) => task_field(&mut e, t, field),
+        Record::Event(v) => event_field(&mut e, v, field),
+    }
+    e.finish()
+}
+
+fn contact_field(e: &mut Enc, c: &Contact, f: Field) {
+    match f {
+        Field::Name => {
+            e.text(&c.given_name);
+            e.text(&c.middle_name);
+            e.text(&c.family_name);
+            e.text(&c.display());
+        }
+        Field::Emails => {
+            let v: Vec<String> = c
+                .emails
+                .iter()
+                .map(|s| norm_email(s))
+                .filter(|s| !s.is_empty())
+                .collect();
+            e.list(v.len());
+            for s in &v {
+                e.raw(s);
+            }
+        }
+        Field::Phones => {
+            let v = phones_sorted(&c.phones);
+            e.list(v.len());
+            for (k, n) in &v {
+                e.int(*k as i64);
+                e.raw(n);
+            }
+        }
+        Field::Company => e.text(&c.company),
+        Field::JobTitle => e.text(&c.job_title),
+        Field::Department => e.text(&c.department),
+        Field::BusinessAddress => e.address(&c.business_address),
+        Field::HomeAddress => e.address(&c.home_address),
+        Field::OtherAddress => e.address(&c.other_address),
+        Field::Birthday => match c.birthday {
+            Some(d) => e.raw(&d.to_string()),
+            None => e.none(),
+        },
+        Field::ContactNotes => e.text(&c.notes),
+        Field::ContactCategories => e.texts_set(&c.categories),
+        _ => e.none(),
+    }
+}
+
+fn task_field(e: &mut Enc, t: &Task, f: Field) {
+    match f {
+        Field::TaskTitle => e.text(&t.title),
+        Field::TaskNotes => e.text(&t.notes),
+        Field::TaskSchedule => {
+            for d in [t.due, t.start] {
+                match d {
+                    Some(d) => e.raw(&d.to_string()),
+                    None => e.none(),
+                }
+            }
+            match &t.recurrence {
+                Some(r) => e.raw(&r.to_rrule()),
+                None => e.none(),
+            }
+        }
+        Field::TaskStatus => {
+            e.int(t.status as i64);
+            // The completion instant only matters for completed tasks, in whole minutes
+            // (To Do keeps it at a coarser precision than Zoho).
+            match (t.status, t.completed_at) {
+                (crate::model::TaskStatus::Completed, Some(at)) => {
+                    e.int(at.timestamp().div_euclid(60))
+                }
+                _ => e.none(),
+            }
+        }
+        Field::TaskPriority => e.int(t.priority as i64),
+        Field::TaskReminder => match t.reminder {
+            Some(r) => e.int(r.timestamp().div_euclid(60)),
+            None => e.none(),
+        },
+        _ => e.none(),
+    }
+}
+
+fn event_field(e: &mut Enc, v: &Event, f: Field) {
+    match f {
+        Field::EventTitle => e.text(&v.title),
+        Field::EventNotes => e.text(&v.notes),
+        Field::EventWhen => {
+            e.int(v.all_day as i64);
+            if v.all_day {
+                // All-day events are calendar dates: compare the dates in the event's zone.
+                let (s, en) = all_day_dates(v);
+                e.raw(&s);
+                e.raw(&en);
+            } else {
+                e.int(v.start.timestamp());
+                e.int(v.end.timestamp());
+                e.raw(v.time_zone.trim());
+            }
+            match &v.recurrence {
+                Some(r) => e.raw(&r.to_rrule()),
+                None => e.none(),
+            }
+        }
+        Field::EventLocation => e.text(&v.location),
+        Field::EventAttendees => {
+            let mut a: Vec<(String, String, i64)> = v
+                .attendees
+                .iter()
+                .map(|a| (norm_email(&a.email), norm_text(&a.name), a.kind as i64))
+                .collect();
+            a.sort();
+            a.dedup();
+            e.list(a.len());
+            for (m, n, k) in &a {
+                e.raw(m);
+                e.raw(n);
+                e.int(*k);
+            }
+        }
+        Field::EventReminder => match v.reminder_minutes {
+            Some(m) => e.int(m as i64),
+            None => e.none(),
+        },
+        Field::EventCategories => e.texts_set(&v.categories),
+        Field::EventSensitivity => e.int(v.sensitivity as i64),
+        _ => e.none(),
+    }
+}
+
+/// The start and (exclusive) end dates of an all-day event, in its zone.
+pub fn all_day_dates(v: &Event) -> (String, String) {
+    let tz: chrono_tz::Tz = v.time_zone.parse().unwrap_or(chrono_tz::UTC);
+    (
+        v.start.with_timezone(&tz).date_naive().to_string(),
+        v.end.with_timezone(&tz).date_naive().to_string(),
+    )
+}
+
+/// Copies the given fields from `src` into `dst` (both of the same kind).
+pub fn copy_fields(dst: &mut Record, src: &Record, fields: FieldSet) {
+    match (dst, src) {
+        (Record::Contact(d), Record::Contact(s)) => {
+            for f in fields.iter() {
+                match f {
+                    Field::Name => {
+                        d.given_name = s.given_name.clone();
+                        d.middle_name = s.middle_name.clone();
+                        d.family_name = s.family_name.clone();
+                        d.display_name = s.display_name.clone();
+                    }
+                    Field::Emails => d.emails = s.emails.clone(),
+                    Field::Phones => d.phones = s.phones.clone(),
+                    Field::Company => d.company = s.company.clone(),
+                    Field::JobTitle => d.job_title = s.job_title.clone(),
+                    Field::Department => d.department = s.department.clone(),
+                    Field::BusinessAddress => d.business_address = s.business_address.clone(),
+                    Field::HomeAddress => d.home_address = s.home_address.clone(),
+                    Field::OtherAddress => d.other_address = s.other_address.clone(),
+                    Field::Birthday => d.birthday = s.birthday,
+                    Field::ContactNotes => d.notes = s.notes.clone(),
+                    Field::ContactCategories => d.categories = s.categories.clone(),
+                    _ => {}
+                }
+            }
+        }
+        (Record::Task(d), Record::Task(s)) => {
+            for f in fields.iter() {
+                match f {
+                    Field::TaskTitle => d.title = s.title.clone(),
+                    Field::TaskNotes => d.notes = s.notes.clone(),
+                    Field::TaskSchedule => {
+                        d.due = s.due;
+                        d.start = s.start;
+                        d.recurrence = s.recurrence.clone();
+                    }
+                    Field::TaskStatus => {
+                        d.status = s.status;
+                        d.completed_at = s.completed_at;
+                    }
+                    Field::TaskPriority => d.priority = s.priority,
+                    Field::TaskReminder => d.reminder = s.reminder,
+                    _ => {}
+                }
+            }
+        }
+        (Record::Event(d), Record::Event(s)) => {
+            for f in fields.iter() {
+                match f {
+                    Field::EventTitle => d.title = s.title.clone(),
+                    Field::EventNotes => d.notes = s.notes.clone(),
+                    Field::EventWhen => {
+                        d.start = s.start;
+                        d.end = s.end;
+                        d.time_zone = s.time_zone.clone();
+                        d.all_day = s.all_day;
+                        d.recurrence = s.recurrence.clone();
+                    }
+                    Field::EventLocation => d.location = s.location.clone(),
+                    Field::EventAttendees => d.attendees = s.attendees.clone(),
+                    Field::EventReminder => d.reminder_minutes = s.reminder_minutes,
+                    Field::EventCategories => d.categories = s.categories.clone(),
+                    Field::EventSensitivity => d.sensitivity = s.sensitivity,
+                    _ => {}
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// True when the field is empty in the record (used to fill first-sync twins).
+pub fn field_is_empty(record: &Record, field: Field) -> bool {
+    let empty = Record::empty(record.kind());
+    field_hash(record, field) == field_hash(&empty, field)
+}
+
+/// The unit a service counts text lengths in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LengthUnit {
+    /// Unicode scalar values (Zoho).
+    Chars,
+    /// UTF-16 code units (Graph / .NET).
+    Utf16,
+}
+
+/// A text value that a service limits in length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[allow(missing_docs)] // The names say it all.
+pub enum TextField {
+    GivenName,
+    MiddleName,
+    FamilyName,
+    DisplayName,
+    Email,
+    Phone,
+    Company,
+    JobTitle,
+    Department,
+    Street,
+    City,
+    State,
+    PostalCode,
+    Country,
+    ContactNotes,
+    TaskTitle,
+    TaskNotes,
+    EventTitle,
+    EventNotes,
+    Location,
+}
+
+/// A length limit on one text value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TextLimit {
+    /// Which value.
+    pub field: TextField,
+    /// Maximum length in `unit`.
+    pub max: usize,
+    /// Unit of `max`.
+    pub unit: LengthUnit,
+}
+
+/// What one side can hold for one kind: the fields it keeps, text limits and list limits.
+/// Read at run time where the service publishes it (Zoho's fields metadata).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldSchema {
+    /// The fields this side stores; others are left empty and never compared.
+    pub fields: FieldSet,
+    /// Text length limits.
+    #[serde(default)]
+    pub text_limits: Vec<TextLimit>,
+    /// Maximum number of e-mail addresses (Graph: 3; Zoho: 2).
+    #[serde(default)]
+    pub max_emails: Option<usize>,
+    /// Maximum numbers per phone kind.
+    #[serde(default)]
+    pub max_phones: Vec<(PhoneKind, usize)>,
+    /// Whether the event's IANA zone is kept (Zoho keeps only an offset).
+    #[serde(default = "yes")]
+    pub keeps_event_zone: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl FieldSchema {
+    /// A schema that holds everything of a kind without limits.
+    pub fn full(kind: Kind) -> FieldSchema {
+        FieldSchema {
+            fields: FieldSet::all(kind),
+            text_limits: vec![],
+            max_emails: None,
+            max_phones: vec![],
+            keeps_event_zone: true,
+        }
+    }
+
+    fn limit(&self, f: TextField) -> Option<TextLimit> {
+        self.text_limits.iter().copied().find(|l| l.field == f)
+    }
+
+    /// The record as this side would hold it: unsupported fields emptied, texts cut on grapheme
+    /// boundaries to the side's limits, lists cut to their limits. Also returns a note for every
+    /// value that was cut or dropped, for the report.
+    pub fn project(&self, record: &Record) -> (Record, Vec<String>) {
+        let mut notes = Vec::new();
+        let mut out = Record::empty(record.kind());
+        copy_fields(&mut out, record, self.fields);
+        let cut = |f: TextField, s: &mut String, notes: &mut Vec<String>| {
+            if let Some(l) = self.limit(f) {
+                if let Some(t) = truncate(s, l.max, l.unit) {
+                    notes.push(format!("{f:?} cut to {} {:?}", l.max, l.unit).to_lowercase());
+                    *s = t;
+                }
+            }
+        };
+        match &mut out {
+            Record::Contact(c) => {
+                cut(TextField::GivenName, &mut c.given_name, &mut notes);
+                cut(TextField::MiddleName, &mut c.middle_name, &mut notes);
+                cut(TextField::FamilyName, &mut c.family_name, &mut notes);
+                cut(TextField::DisplayName, &mut c.display_name, &mut notes);
+                cut(TextField::Company, &mut c.company, &mut notes);
+                cut(TextField::JobTitle, &mut c.job_title, &mut notes);
+                cut(TextField::Department, &mut c.department, &mut notes);
+                cut(TextField::ContactNotes, &mut c.notes, &mut notes);
+                for a in [
+                    &mut c.business_address,
+                    &mut c.home_address,
+                    &mut c.other_address,
+                ]
+                .into_iter()
+                .flatten()
+                {
+                    cut(TextField::Street, &mut a.street, &mut notes);
+                    cut(TextField::City, &mut a.city, &mut notes);
+                    cut(TextField::State, &mut a.state, &mut notes);
+                    cut(TextField::PostalCode, &mut a.postal_code, &mut notes);
+                    cut(TextField::Country, &mut a.country, &mut notes);
+                }
+                c.emails.retain(|e| !e.trim().is_empty());
+                if let Some(max) = self.max_emails {
+                    if c.emails.len() > max {
+                        notes.push(format!(
+                            "{} e-mail address(es) beyond the first {max} dropped",
+                            c.emails.len() - max
+                        ));
+                        c.emails.truncate(max);
+                    }
+                }
+                if !self.max_phones.is_empty() {
+                    let mut kept: Vec<Phone> = Vec::new();
+                    for p in c.phones.iter().filter(|p| !p.number.trim().is_empty()) {
+                        let max = self
+                            .max_phones
+                            .iter()
+                            .find(|(k, _)| *k == p.kind)
+                            .map(|(_, m)| *m)
+                            .unwrap_or(0);
+                        if kept.iter().filter(|k| k.kind == p.kind).count() < max {
+                            kept.push(p.clone());
+                        } else {
+                            notes.push(
+                                format!("a {:?} phone number dropped", p.kind).to_lowercase(),
+                            );
+                        }
+                    }
+                    c.phones = kept;
+                }
+            }
+            Record::Task(t) => {
+                cut(TextField::TaskTitle, &mut t.title, &mut notes);
+                cut(TextField::TaskNotes, &mut t.notes, &mut notes);
+            }
+            Record::Event(v) => {
+                cut(TextField::EventTitle, &mut v.title, &mut notes);
+                cut(TextField::EventNotes, &mut v.notes, &mut notes);
+                cut(TextField::Location, &mut v.location, &mut notes);
+                if !self.keeps_event_zone && !v.all_day {
+                    v.time_zone = String::new();
+                }
+            }
+        }
+        // Values the copy did not carry are not "dropped" notes: the side never holds them.
+        (out, notes)
+    }
+}
+
+/// Cuts `s` to at most `max` units on a grapheme boundary; `None` when it already fits.
+pub fn truncate(s: &str, max: usize, unit: LengthUnit) -> Option<String> {
+    let len = |x: &str| match unit {
+        LengthUnit::Chars => x.chars().count(),
+        LengthUnit::Utf16 => x.encode_utf16().count(),
+    };
+    if len(s) <= max {
+        return None;
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for g in s.graphemes(true) {
+        let l = len(g);
+        if used + l > max {
+            break;
+        }
+        used += l;
+        out.push_str(g);
+    }
+    Some(out)
+}
+
+/// Field-by-field equality of two records *as both sides can hold them*: each record is projected
+/// through both schemas first, so a value one side truncates compares equal to its full form.
+pub fn equal_fields(
+    a: &Record,
+    b: &Record,
+    fields: FieldSet,
+    schemas: [&FieldSchema; 2],
+) -> FieldSet {
+    let pa = project_both(a, schemas);
+    let pb = project_both(b, schemas);
+    fields
+        .iter()
+        .filter(|f| field_hash(&pa, *f) == field_hash(&pb, *f))
+        .collect()
+}
+
+/// A record projected through both schemas (what both sides can hold of it).
+pub fn project_both(r: &Record, schemas: [&FieldSchema; 2]) -> Record {
+    let (x, _) = schemas[0].project(r);
+    schemas[1].project(&x).0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::*;
+
+    fn contact() -> Record {
+        Record::Contact(Contact {
+            given_name: " Ada ".into(),
+            family_name: "Lovelace".into(),
+            emails: vec!["Ada@Example.COM".into()],
+            notes: "line 1\r\nline 2  ".into(),
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn hash_is_stable_across_releases() {
+        // These values are persisted: if this test fails the encoding changed and HASH_SCHEME
+        // must be bumped (with a migration that rehashes stored baselines).
+        let h = FieldHashes::of(&contact());
+        insta::assert_debug_snapshot!(h);
+    }
+
+    #[test]
+    fn hash_normalises() {
+        let mut other = contact();
+        if let Record::Contact(c) = &mut other {
+            c.given_name = "Ada".into();
+            c.emails = vec!["ada@example.com".into()];
+            c.notes = "line 1\nline 2".into();
+        }
+        assert_eq!(FieldHashes::of(&contact()), FieldHashes::of(&other));
+    }
+
+    #[test]
+    fn truncate_on_graphemes() {
+        // A family emoji is one grapheme of 5 scalar values / 8 UTF-16 units.
+        let s = "ab👨‍👩‍👧cd";
+        assert_eq!(truncate(s, 4, LengthUnit::Chars).as_deref(), Some("ab"));
+        assert_eq!(truncate(s, 7, LengthUnit::Chars).as_deref(), Some("ab👨‍👩‍👧"));
+        assert_eq!(
+            truncate("张三李四", 2, LengthUnit::Utf16).as_deref(),
+            Some("张三")
+        );
+        assert_eq!(truncate("abc", 3, LengthUnit::Utf16), None);
+    }
+
+    #[test]
+    fn project_cuts_and_reports() {
+        let schema = FieldSchema {
+            max_emails: Some(1),
+            text_limits: vec![TextLimit {
+                field: TextField::FamilyName,
+                max: 4,
+                unit: LengthUnit::Chars,
+            }],
+            ..FieldSchema::full(Kind::Contact)
+        };
+        let mut r = contact();
+        if let Record::Contact(c) = &mut r {
+            c.emails.push("b@x.org".into());
+        }
+        let (p, notes) = schema.project(&r);
+        let Record::Contact(c) = p else { panic!() };
+        assert_eq!(c.family_name, "Love");
+        assert_eq!(c.emails.len(), 1);
+        assert_eq!(notes.len(), 2);
+    }
+
+    #[test]
+    fn field_serde() {
+        let s: FieldSet = [Field::Emails, Field::Name].into_iter().collect();
+        let j = serde_json::to_string(&s).unwrap();
+        assert_eq!(j, r#"["contact.name","contact.emails"]"#);
+        assert_eq!(serde_json::from_str::<FieldSet>(&j).unwrap(), s);
+    }
+}

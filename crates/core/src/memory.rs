@@ -1,0 +1,897 @@
+//! An in-memory connector and an in-memory state store.
+//!
+//! They are the reference for connector and store authors and the ground for the property
+//! tests: the connector keeps versions, a change feed with cursors that can be made to expire,
+//! deletions, batch limits, and can inject per-record and whole-call failures and "crashes"
+//! (after k operations it applies part of a batch and never answers, like a process killed
+//! mid-write).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+
+use crate::connector::{
+    Capabilities, ChangeItem, ChangePage, Connector, Container, CreateMode, Cursor, Next, OpResult,
+    Operation, PageRequest, RecordError, RemoteRecord, Scope, SyncId, Vanish, Written,
+};
+use crate::error::{ConnectorError, ConnectorErrorKind, StoreError};
+use crate::field::{copy_fields, FieldSchema};
+use crate::model::{Kind, Record, Side};
+use crate::report::SyncReport;
+use crate::store::{Commit, Deferred, Intent, Mapping, QueuedConflict, StateStore};
+
+/// A per-record failure rule: given an operation, maybe fail it.
+pub type FailRule = Arc<dyn Fn(&Operation) -> Option<RecordError> + Send + Sync>;
+
+/// One stored record of the in-memory connector.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemRecord {
+    /// Its id.
+    pub id: String,
+    /// Its version.
+    pub version: String,
+    /// Its container (`None` = the default one).
+    pub container: Option<String>,
+    /// The sync id stamped on it.
+    pub sync_id: Option<SyncId>,
+    /// Last modification.
+    pub modified_at: DateTime<Utc>,
+    /// The content.
+    pub record: Record,
+}
+
+#[derive(Default)]
+struct Inner {
+    records: BTreeMap<String, MemRecord>,
+    /// The change feed: (sequence, id).
+    log: Vec<(u64, String)>,
+    seq: u64,
+    next_id: u64,
+    epoch: u64,
+    clock: i64,
+    fail_calls: u32,
+    fail_rule: Option<FailRule>,
+    /// Remaining operations before a simulated crash.
+    crash_budget: Option<u64>,
+}
+
+/// An in-memory service.
+pub struct MemoryConnector {
+    name: String,
+    inner: Mutex<Inner>,
+    caps: Mutex<Capabilities>,
+    page_size: usize,
+    containers: bool,
+    crashed: Arc<AtomicBool>,
+    writes: AtomicU64,
+    calls: AtomicU64,
+}
+
+impl std::fmt::Debug for MemoryConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryConnector")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+impl MemoryConnector {
+    /// A connector for all kinds with full schemas, batches of `max_batch`.
+    pub fn new(name: &str, max_batch: usize) -> Self {
+        MemoryConnector {
+            name: name.to_string(),
+            inner: Mutex::new(Inner {
+                clock: 1_700_000_000,
+                ..Default::default()
+            }),
+            caps: Mutex::new(Capabilities {
+                kinds: Kind::ALL.to_vec(),
+                max_batch,
+                max_concurrency: 4,
+                create_mode: CreateMode::Idempotent,
+                change_feed: true,
+                schemas: Kind::ALL
+                    .iter()
+                    .map(|k| (*k, FieldSchema::full(*k)))
+                    .collect(),
+            }),
+            page_size: 500,
+            containers: true,
+            crashed: Arc::new(AtomicBool::new(false)),
+            writes: AtomicU64::new(0),
+            calls: AtomicU64::new(0),
+        }
+    }
+
+    /// Sets the page size of listings and change pages.
+    pub fn with_page_size(mut self, n: usize) -> Self {
+        self.page_size = n.max(1);
+        self
+    }
+
+    /// Ignores `Scope::container` (a Zoho-like service has no folders): every record is in scope.
+    pub fn without_containers(mut self) -> Self {
+        self.containers = false;
+        self
+    }
+
+    /// Sets the service's clock (Unix seconds) that stamps `modified_at`.
+    pub fn set_clock(&self, unix: i64) {
+        self.inner().clock = unix;
+    }
+
+    /// Shares a "process died" switch with other connectors: once any of them crashes, every
+    /// call of every connector sharing it hangs, as in a killed process.
+    pub fn with_kill_switch(mut self, switch: Arc<AtomicBool>) -> Self {
+        self.crashed = switch;
+        self
+    }
+
+    /// Replaces the capabilities (schemas, change feed, batch limits).
+    pub fn set_capabilities(&self, caps: Capabilities) {
+        *lock(&self.caps) = caps;
+    }
+
+    fn inner(&self) -> MutexGuard<'_, Inner> {
+        lock(&self.inner)
+    }
+
+    /// Remote writes applied so far.
+    pub fn writes(&self) -> u64 {
+        self.writes.load(Ordering::SeqCst)
+    }
+
+    /// Calls made so far (reads and writes).
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    /// Resets the write and call counters.
+    pub fn reset_counters(&self) {
+        self.writes.store(0, Ordering::SeqCst);
+        self.calls.store(0, Ordering::SeqCst);
+    }
+
+    fn touch(inner: &mut Inner, id: &str) {
+        inner.seq += 1;
+        let seq = inner.seq;
+        inner.log.push((seq, id.to_string()));
+    }
+
+    fn bump(inner: &mut Inner) -> (String, DateTime<Utc>) {
+        inner.clock += 1;
+        inner.next_id += 1;
+        (
+            format!("v{}", inner.next_id),
+            DateTime::<Utc>::from_timestamp(inner.clock, 0).unwrap_or_default(),
+        )
+    }
+
+    /// Inserts a record as if a user created it; returns its id.
+    pub fn insert(&self, record: Record, container: Option<&str>) -> String {
+        let mut inner = self.inner();
+        let (version, at) = Self::bump(&mut inner);
+        inner.next_id += 1;
+        let id = format!("{}-{}", self.name, inner.next_id);
+        inner.records.insert(
+            id.clone(),
+            MemRecord {
+                id: id.clone(),
+                version,
+                container: container.map(str::to_string),
+                sync_id: None,
+                modified_at: at,
+                record,
+            },
+        );
+        Self::touch(&mut inner, &id);
+        id
+    }
+
+    /// Edits a record as a user would; returns false when it does not exist.
+    pub fn update(&self, id: &str, edit: impl FnOnce(&mut Record)) -> bool {
+        let mut inner = self.inner();
+        let (version, at) = Self::bump(&mut inner);
+        let Some(r) = inner.records.get_mut(id) else {
+            return false;
+        };
+        edit(&mut r.record);
+        r.version = version;
+        r.modified_at = at;
+        Self::touch(&mut inner, id);
+        true
+    }
+
+    /// Moves a record to another container.
+    pub fn move_to(&self, id: &str, container: Option<&str>) -> bool {
+        let mut inner = self.inner();
+        let (version, at) = Self::bump(&mut inner);
+        let Some(r) = inner.records.get_mut(id) else {
+            return false;
+        };
+        r.container = container.map(str::to_string);
+        r.version = version;
+        r.modified_at = at;
+        Self::touch(&mut inner, id);
+        true
+    }
+
+    /// Deletes a record as a user would.
+    pub fn delete(&self, id: &str) -> bool {
+        let mut inner = self.inner();
+        let found = inner.records.remove(id).is_some();
+        if found {
+            Self::touch(&mut inner, id);
+        }
+        found
+    }
+
+    /// All records of a kind, by id.
+    pub fn records(&self, kind: Kind) -> Vec<MemRecord> {
+        self.inner()
+            .records
+            .values()
+            .filter(|r| r.record.kind() == kind)
+            .cloned()
+            .collect()
+    }
+
+    /// One record.
+    pub fn get(&self, id: &str) -> Option<MemRecord> {
+        self.inner().records.get(id).cloned()
+    }
+
+    /// Makes every cursor handed out so far invalid (the next `changes` fails with
+    /// `CursorExpired`).
+    pub fn expire_cursors(&self) {
+        self.inner().epoch += 1;
+    }
+
+    /// The next `n` calls fail as a whole with a transient error.
+    pub fn fail_next_calls(&self, n: u32) {
+        self.inner().fail_calls = n;
+    }
+
+    /// Fails operations matching a rule.
+    pub fn set_fail_rule(&self, rule: Option<FailRule>) {
+        self.inner().fail_rule = rule;
+    }
+
+    /// After `k` more operations, apply part of the batch and never answer (a simulated crash).
+    pub fn crash_after(&self, k: Option<u64>) {
+        self.inner().crash_budget = k;
+        self.crashed.store(false, Ordering::SeqCst);
+    }
+
+    /// Whether a simulated crash happened.
+    pub fn crashed(&self) -> bool {
+        self.crashed.load(Ordering::SeqCst)
+    }
+
+    fn in_scope(&self, r: &MemRecord, scope: &Scope) -> bool {
+        if r.record.kind() != scope.kind {
+            return false;
+        }
+        if self.containers && r.container.as_deref() != scope.container.as_deref() {
+            return false;
+        }
+        if let (Some(w), Record::Event(e)) = (&scope.window, &r.record) {
+            if e.end < w.start || e.start >= w.end {
+                return false;
+            }
+        }
+        true
+    }
+
+    fn remote(r: &MemRecord) -> RemoteRecord {
+        RemoteRecord {
+            id: r.id.clone(),
+            version: r.version.clone(),
+            modified_at: Some(r.modified_at),
+            sync_id: r.sync_id.clone(),
+            record: r.record.clone(),
+        }
+    }
+
+    async fn check_call(&self) -> Result<(), ConnectorError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if self.crashed() {
+            // The process is dead: nothing answers any more.
+            futures::future::pending::<()>().await;
+        }
+        self.check_failures()
+    }
+
+    fn check_failures(&self) -> Result<(), ConnectorError> {
+        let mut inner = self.inner();
+        if inner.fail_calls > 0 {
+            inner.fail_calls -= 1;
+            return Err(ConnectorError::new(
+                ConnectorErrorKind::Transient,
+                "injected failure of the whole call",
+            ));
+        }
+        Ok(())
+    }
+
+    fn apply_one(inner: &mut Inner, name: &str, op: &Operation) -> OpResult {
+        if let Some(rule) = &inner.fail_rule {
+            if let Some(e) = rule(op) {
+                return Err(e);
+            }
+        }
+        match op {
+            Operation::Create { sync_id, record } => {
+                let (version, at) = Self::bump(inner);
+                inner.next_id += 1;
+                let id = format!("{name}-{}", inner.next_id);
+                inner.records.insert(
+                    id.clone(),
+                    MemRecord {
+                        id: id.clone(),
+                        version: version.clone(),
+                        container: None,
+                        sync_id: Some(sync_id.clone()),
+                        modified_at: at,
+                        record: record.clone(),
+                    },
+                );
+                Self::touch(inner, &id);
+                Ok(Written {
+                    id,
+                    version,
+                    modified_at: Some(at),
+                    stored: None,
+                })
+            }
+            Operation::Update {
+                id,
+                if_version,
+                fields,
+                record,
+                stamp,
+            } => {
+                let (version, at) = Self::bump(inner);
+                let Some(r) = inner.records.get_mut(id) else {
+                    return Err(RecordError::new(
+                        crate::connector::RecordErrorKind::NotFound,
+                        "the record no longer exists",
+                    ));
+                };
+                if let Some(v) = if_version {
+                    if *v != r.version {
+                        return Err(RecordError::new(
+                            crate::connector::RecordErrorKind::Changed,
+                            "the record changed since it was read",
+                        ));
+                    }
+                }
+                copy_fields(&mut r.record, record, *fields);
+                if let Some(s) = stamp {
+                    r.sync_id = Some(s.clone());
+                }
+                r.version = version.clone();
+                r.modified_at = at;
+                Self::touch(inner, id);
+                Ok(Written {
+                    id: id.clone(),
+                    version,
+                    modified_at: Some(at),
+                    stored: None,
+                })
+            }
+            Operation::Delete { id, if_version } => {
+                let Some(r) = inner.records.get(id) else {
+                    // Already gone: the goal is reached.
+                    return Ok(Written {
+                        id: id.clone(),
+                        version: String::new(),
+                        modified_at: None,
+                        stored: None,
+                    });
+                };
+                if let Some(v) = if_version {
+                    if *v != r.version {
+                        return Err(RecordError::new(
+                            crate::connector::RecordErrorKind::Changed,
+                            "the record changed since it was read",
+                        ));
+                    }
+                }
+                inner.records.remove(id);
+                Self::touch(inner, id);
+                Ok(Written {
+                    id: id.clone(),
+                    version: String::new(),
+                    modified_at: None,
+                    stored: None,
+                })
+            }
+        }
+    }
+
+    fn apply_sync(&self, scope: &Scope, ops: &[Operation]) -> (Vec<OpResult>, Option<usize>) {
+        let mut inner = self.inner();
+        let mut crash_at = None;
+        if let Some(budget) = inner.crash_budget {
+            if budget <= ops.len() as u64 {
+                // `budget` operations are applied, then the process dies before answering.
+                crash_at = Some(budget as usize);
+                inner.crash_budget = None;
+            } else {
+                inner.crash_budget = Some(budget - ops.len() as u64);
+            }
+        }
+        let mut out = Vec::with_capacity(ops.len());
+        for (n, op) in ops.iter().enumerate() {
+            if crash_at == Some(n) {
+                break;
+            }
+            let mut r = Self::apply_one(&mut inner, &self.name, op);
+            if let (Ok(w), Operation::Create { .. }) = (&mut r, op) {
+                if let Some(rec) = inner.records.get_mut(&w.id) {
+                    if self.containers {
+                        rec.container = scope.container.clone();
+                    }
+                }
+            }
+            if r.is_ok() {
+                self.writes.fetch_add(1, Ordering::SeqCst);
+            }
+            out.push(r);
+        }
+        (out, crash_at)
+    }
+
+    fn page_of(
+        &self,
+        mut items: Vec<ChangeItem>,
+        page: Option<&str>,
+        done: Cursor,
+    ) -> Result<ChangePage, ConnectorError> {
+        let start: usize = match page {
+            Some(p) => p
+                .parse()
+                .map_err(|_| ConnectorError::new(ConnectorErrorKind::Protocol, "bad page token"))?,
+            None => 0,
+        };
+        let end = (start + self.page_size).min(items.len());
+        let rest = items.split_off(end.min(items.len()));
+        let page_items: Vec<ChangeItem> = items.into_iter().skip(start).collect();
+        Ok(ChangePage {
+            items: page_items,
+            next: if rest.is_empty() {
+                Next::Done(done)
+            } else {
+                Next::Page(end.to_string())
+            },
+        })
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding the lock in a test must not hide behind a poison error.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[async_trait]
+impl Connector for MemoryConnector {
+    fn capabilities(&self) -> Capabilities {
+        lock(&self.caps).clone()
+    }
+
+    async fn containers(&self, _kind: Kind) -> Result<Vec<Container>, ConnectorError> {
+        Ok(vec![Container {
+            id: "default".into(),
+            name: "Default".into(),
+            is_default: true,
+            parent_id: None,
+        }])
+    }
+
+    async fn categories(&self) -> Result<Vec<String>, ConnectorError> {
+        Ok(vec!["Zoho".into()])
+    }
+
+    async fn ensure_category(&self, _name: &str) -> Result<(), ConnectorError> {
+        Ok(())
+    }
+
+    async fn changes(
+        &self,
+        cursor: &Cursor,
+        req: &PageRequest,
+    ) -> Result<ChangePage, ConnectorError> {
+        self.check_call().await?;
+        let inner = self.inner();
+        let (seq, epoch) = cursor
+            .0
+            .split_once('@')
+            .and_then(|(s, e)| Some((s.parse::<u64>().ok()?, e.parse::<u64>().ok()?)))
+            .ok_or_else(|| ConnectorError::new(ConnectorErrorKind::Protocol, "bad cursor"))?;
+        if epoch != inner.epoch {
+            return Err(ConnectorError::cursor_expired());
+        }
+        // The page token pins the end of the round so pages stay consistent.
+        let (page, upto) = match &req.page {
+            Some(p) => {
+                let (a, b) = p.split_once('/').unwrap_or((p, "0"));
+                (Some(a.to_string()), b.parse().unwrap_or(inner.seq))
+            }
+            None => (None, inner.seq),
+        };
+        let mut ids: Vec<&String> = inner
+            .log
+            .iter()
+            .filter(|(s, _)| *s > seq && *s <= upto)
+            .map(|(_, id)| id)
+            .collect();
+        ids.sort();
+        ids.dedup();
+        let items: Vec<ChangeItem> = ids
+            .into_iter()
+            .filter_map(|id| match inner.records.get(id) {
+                Some(r) if self.in_scope(r, &req.scope) => {
+                    Some(ChangeItem::Upsert(Self::remote(r)))
+                }
+                Some(r) if r.record.kind() == req.scope.kind => {
+                    Some(ChangeItem::Vanished { id: id.clone() })
+                }
+                Some(_) => None,
+                None => Some(ChangeItem::Deleted { id: id.clone() }),
+            })
+            .collect();
+        let done = Cursor(format!("{upto}@{}", inner.epoch));
+        drop(inner);
+        let mut pg = self.page_of(items, page.as_deref(), done)?;
+        if let Next::Page(p) = &mut pg.next {
+            *p = format!("{p}/{upto}");
+        }
+        Ok(pg)
+    }
+
+    async fn list(&self, req: &PageRequest) -> Result<ChangePage, ConnectorError> {
+        self.check_call().await?;
+        let inner = self.inner();
+        let (page, upto) = match &req.page {
+            Some(p) => {
+                let (a, b) = p.split_once('/').unwrap_or((p, "0"));
+                (Some(a.to_string()), b.parse().unwrap_or(inner.seq))
+            }
+            None => (None, inner.seq),
+        };
+        let items: Vec<ChangeItem> = inner
+            .records
+            .values()
+            .filter(|r| self.in_scope(r, &req.scope))
+            .map(|r| ChangeItem::Upsert(Self::remote(r)))
+            .collect();
+        let done = Cursor(format!("{upto}@{}", inner.epoch));
+        drop(inner);
+        let mut pg = self.page_of(items, page.as_deref(), done)?;
+        if let Next::Page(p) = &mut pg.next {
+            *p = format!("{p}/{upto}");
+        }
+        Ok(pg)
+    }
+
+    async fn fetch(
+        &self,
+        scope: &Scope,
+        ids: &[String],
+    ) -> Result<Vec<ChangeItem>, ConnectorError> {
+        self.check_call().await?;
+        let inner = self.inner();
+        Ok(ids
+            .iter()
+            .map(|id| match inner.records.get(id) {
+                Some(r) if self.in_scope(r, scope) => ChangeItem::Upsert(Self::remote(r)),
+                Some(_) => ChangeItem::Vanished { id: id.clone() },
+                None => ChangeItem::Deleted { id: id.clone() },
+            })
+            .collect())
+    }
+
+    async fn classify_vanished(
+        &self,
+        scope: &Scope,
+        ids: &[String],
+    ) -> Result<Vec<(String, Vanish)>, ConnectorError> {
+        self.check_call().await?;
+        let inner = self.inner();
+        Ok(ids
+            .iter()
+            .map(|id| match inner.records.get(id) {
+                Some(r) if self.in_scope(r, scope) => (id.clone(), Vanish::OutOfScope),
+                Some(_) => (id.clone(), Vanish::OutOfScope),
+                None => (id.clone(), Vanish::Deleted),
+            })
+            .collect())
+    }
+
+    async fn apply(
+        &self,
+        scope: &Scope,
+        ops: Vec<Operation>,
+    ) -> Result<Vec<OpResult>, ConnectorError> {
+        self.check_call().await?;
+        let max = self.capabilities().max_batch;
+        if ops.len() > max {
+            return Err(ConnectorError::new(
+                ConnectorErrorKind::Invalid,
+                format!("batch of {} exceeds the limit of {max}", ops.len()),
+            ));
+        }
+        let (out, crash_at) = self.apply_sync(scope, &ops);
+        if crash_at.is_some() {
+            self.crashed.store(true, Ordering::SeqCst);
+            // The process "dies" here: the caller never hears back.
+            futures::future::pending::<()>().await;
+        }
+        Ok(out)
+    }
+
+    async fn find_by_sync_id(
+        &self,
+        scope: &Scope,
+        ids: &[SyncId],
+    ) -> Result<Vec<(SyncId, RemoteRecord)>, ConnectorError> {
+        self.check_call().await?;
+        let inner = self.inner();
+        Ok(inner
+            .records
+            .values()
+            .filter(|r| r.record.kind() == scope.kind)
+            .filter_map(|r| {
+                let s = r.sync_id.as_ref()?;
+                ids.contains(s).then(|| (s.clone(), Self::remote(r)))
+            })
+            .collect())
+    }
+}
+
+/// An in-memory [`StateStore`] obeying the same transaction rules as the SQLite one (each
+/// `journal` / `commit` is applied whole under one lock).
+#[derive(Default)]
+pub struct MemoryStore {
+    inner: Mutex<StoreInner>,
+}
+
+#[derive(Default, Clone)]
+struct StoreInner {
+    mappings: HashMap<(Kind, SyncId), Mapping>,
+    by_id: HashMap<(Kind, Side, String), SyncId>,
+    cursors: HashMap<(Kind, Side), (String, Cursor)>,
+    intents: BTreeMap<SyncId, Intent>,
+    deferred: BTreeMap<(Kind, Side, String), Deferred>,
+    conflicts: BTreeMap<i64, QueuedConflict>,
+    next_conflict: i64,
+    runs: Vec<SyncReport>,
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MemoryStore")
+    }
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn inner(&self) -> MutexGuard<'_, StoreInner> {
+        lock(&self.inner)
+    }
+
+    /// Forgets everything (a lost state database).
+    pub fn wipe(&self) {
+        *self.inner() = StoreInner::default();
+    }
+}
+
+impl StoreInner {
+    fn remove_mapping(&mut self, kind: Kind, sync_id: &SyncId) {
+        if let Some(m) = self.mappings.remove(&(kind, sync_id.clone())) {
+            for side in Side::BOTH {
+                let key = (kind, side, m.side(side).id.clone());
+                if self.by_id.get(&key) == Some(sync_id) {
+                    self.by_id.remove(&key);
+                }
+            }
+        }
+    }
+}
+
+impl StateStore for MemoryStore {
+    fn mappings(&self, kind: Kind) -> Result<Vec<Mapping>, StoreError> {
+        let inner = self.inner();
+        let mut v: Vec<Mapping> = inner
+            .mappings
+            .values()
+            .filter(|m| m.kind == kind)
+            .cloned()
+            .collect();
+        v.sort_by(|a, b| a.sync_id.cmp(&b.sync_id));
+        Ok(v)
+    }
+
+    fn mappings_by_ids(
+        &self,
+        kind: Kind,
+        side: Side,
+        ids: &[String],
+    ) -> Result<Vec<Mapping>, StoreError> {
+        let inner = self.inner();
+        Ok(ids
+            .iter()
+            .filter_map(|id| inner.by_id.get(&(kind, side, id.clone())))
+            .filter_map(|s| inner.mappings.get(&(kind, s.clone())))
+            .cloned()
+            .collect())
+    }
+
+    fn mappings_by_sync_ids(&self, kind: Kind, ids: &[SyncId]) -> Result<Vec<Mapping>, StoreError> {
+        let inner = self.inner();
+        Ok(ids
+            .iter()
+            .filter_map(|s| inner.mappings.get(&(kind, s.clone())))
+            .cloned()
+            .collect())
+    }
+
+    fn mapping_count(&self, kind: Kind) -> Result<usize, StoreError> {
+        Ok(self
+            .inner()
+            .mappings
+            .values()
+            .filter(|m| m.kind == kind && m.dormant.is_none())
+            .count())
+    }
+
+    fn cursor(
+        &self,
+        kind: Kind,
+        side: Side,
+        fingerprint: &str,
+    ) -> Result<Option<Cursor>, StoreError> {
+        Ok(self
+            .inner()
+            .cursors
+            .get(&(kind, side))
+            .filter(|(f, _)| f == fingerprint)
+            .map(|(_, c)| c.clone()))
+    }
+
+    fn intents(&self, kind: Kind) -> Result<Vec<Intent>, StoreError> {
+        Ok(self
+            .inner()
+            .intents
+            .values()
+            .filter(|i| i.kind == kind)
+            .cloned()
+            .collect())
+    }
+
+    fn journal(&self, intents: &[Intent]) -> Result<(), StoreError> {
+        let mut inner = self.inner();
+        for i in intents {
+            inner.intents.insert(i.sync_id.clone(), i.clone());
+        }
+        Ok(())
+    }
+
+    fn commit(&self, c: &Commit) -> Result<(), StoreError> {
+        let mut inner = self.inner();
+        for (kind, s) in &c.remove {
+            inner.remove_mapping(*kind, s);
+        }
+        for m in &c.upsert {
+            inner.remove_mapping(m.kind, &m.sync_id);
+            for side in Side::BOTH {
+                let key = (m.kind, side, m.side(side).id.clone());
+                if let Some(old) = inner.by_id.get(&key).cloned() {
+                    inner.remove_mapping(m.kind, &old);
+                }
+            }
+            for side in Side::BOTH {
+                inner
+                    .by_id
+                    .insert((m.kind, side, m.side(side).id.clone()), m.sync_id.clone());
+            }
+            inner
+                .mappings
+                .insert((m.kind, m.sync_id.clone()), m.clone());
+        }
+        for s in &c.settle {
+            inner.intents.remove(s);
+        }
+        for (kind, side, fp, cur) in &c.cursors {
+            inner
+                .cursors
+                .insert((*kind, *side), (fp.clone(), cur.clone()));
+        }
+        for k in &c.drop_cursors {
+            inner.cursors.remove(k);
+        }
+        for d in &c.defer {
+            inner
+                .deferred
+                .insert((d.kind, d.side, d.id.clone()), d.clone());
+        }
+        for k in &c.undefer {
+            inner.deferred.remove(k);
+        }
+        for (kind, s) in &c.unqueue {
+            inner
+                .conflicts
+                .retain(|_, q| !(q.kind == *kind && q.sync_id == *s));
+        }
+        for q in &c.queue {
+            inner
+                .conflicts
+                .retain(|_, x| !(x.kind == q.kind && x.sync_id == q.sync_id));
+            inner.next_conflict += 1;
+            let id = inner.next_conflict;
+            inner
+                .conflicts
+                .insert(id, QueuedConflict { id, ..q.clone() });
+        }
+        Ok(())
+    }
+
+    fn deferred(&self, kind: Kind) -> Result<Vec<Deferred>, StoreError> {
+        Ok(self
+            .inner()
+            .deferred
+            .values()
+            .filter(|d| d.kind == kind)
+            .cloned()
+            .collect())
+    }
+
+    fn conflicts(&self, kind: Option<Kind>) -> Result<Vec<QueuedConflict>, StoreError> {
+        Ok(self
+            .inner()
+            .conflicts
+            .values()
+            .filter(|q| kind.is_none_or(|k| q.kind == k))
+            .cloned()
+            .collect())
+    }
+
+    fn resolve_conflict(&self, id: i64, winner: Side) -> Result<(), StoreError> {
+        let mut inner = self.inner();
+        let q = inner
+            .conflicts
+            .get_mut(&id)
+            .ok_or(StoreError::NoSuchConflict(id))?;
+        q.resolution = Some(winner);
+        Ok(())
+    }
+
+    fn record_run(&self, report: &SyncReport) -> Result<(), StoreError> {
+        self.inner().runs.push(report.clone());
+        Ok(())
+    }
+
+    fn history(&self, limit: usize) -> Result<Vec<SyncReport>, StoreError> {
+        Ok(self
+            .inner()
+            .runs
+            .iter()
+            .rev()
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+}
+
+/// A fixed "now" for examples and tests (the core has no clock).
+pub fn fixed_now() -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp(1_764_000_000, 0).unwrap_or_default() + Duration::zero()
+}
