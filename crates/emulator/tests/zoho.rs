@@ -1357,3 +1357,80 @@ async fn http_control_api() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn many_records_stay_consistent() {
+    const N: usize = 20_000;
+    let api = Api::start(ZohoConfig::default()).await;
+    let recs: Vec<Value> = (0..N)
+        .map(|i| json!({"Last_Name": format!("L{i}"), "CRMSync_Id": format!("sync-{i}"), "Email": format!("p{i}@example.com")}))
+        .collect();
+    api.emu.insert_records("Contacts", &recs).unwrap();
+    let (_, b) = api
+        .send(
+            reqwest::Method::POST,
+            "/coql",
+            json!({"select_query": format!("select id, Email from Contacts where CRMSync_Id in ('sync-7', 'sync-{}') limit 10", N - 1)}),
+        )
+        .await;
+    assert_eq!(b["info"]["count"], 2);
+    // A duplicate sync id is still caught through the index.
+    let (s, b) = api
+        .send(
+            reqwest::Method::POST,
+            "/Contacts",
+            json!({"data": [{"Last_Name": "Dup", "CRMSync_Id": "SYNC-42"}]}),
+        )
+        .await;
+    assert_eq!(
+        (s, b["data"][0]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("DUPLICATE_DATA"))
+    );
+    // Changed records only, through page tokens, newest first.
+    let upd: Vec<Value> = (0..150)
+        .map(|i| json!({"CRMSync_Id": format!("sync-{}", i * 100), "Last_Name": "Changed"}))
+        .collect();
+    let before = api.emu.now();
+    let (s, _) = api
+        .send(
+            reqwest::Method::POST,
+            "/Contacts/upsert",
+            json!({"data": upd[..100].to_vec(), "duplicate_check_fields": ["CRMSync_Id"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    api.send(
+        reqwest::Method::POST,
+        "/Contacts/upsert",
+        json!({"data": upd[100..].to_vec()}),
+    )
+    .await;
+    let mut path = "/Contacts?fields=Last_Name&per_page=100&sort_by=Modified_Time".to_owned();
+    let mut n = 0;
+    loop {
+        let r = api
+            .req(reqwest::Method::GET, &path)
+            .header("If-Modified-Since", before.to_rfc3339())
+            .send()
+            .await
+            .unwrap();
+        let (s, b) = json_of(r).await;
+        assert_eq!(s, StatusCode::OK);
+        n += b["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["Last_Name"] == "Changed")
+            .count();
+        match b["info"]["next_page_token"].as_str() {
+            Some(t) => {
+                path = format!(
+                    "/Contacts?fields=Last_Name&per_page=100&sort_by=Modified_Time&page_token={t}"
+                )
+            }
+            None => break,
+        }
+    }
+    assert_eq!(n, 150);
+    assert_eq!(api.emu.records("Contacts").len(), N);
+}

@@ -141,7 +141,7 @@ pub(crate) async fn entry(
         tokio::time::sleep(Duration::from_millis(latency)).await;
     }
     let mut inner = shared.lock();
-    let resp = match authenticate(&inner, &headers) {
+    let mut resp = match authenticate(&inner, &headers) {
         Err(r) => r,
         Ok((user, scopes)) => {
             let req = Req {
@@ -155,6 +155,15 @@ pub(crate) async fn entry(
             route(&mut inner, &req, &scopes)
         }
     };
+    // The Date header follows the emulator clock, the same clock as Modified_Time, so a client
+    // taking its watermark from the server's time sees a consistent value.
+    let date = chrono::DateTime::<chrono::Utc>::from_timestamp(inner.clock.now(), 0)
+        .unwrap_or_default()
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string();
+    if let Ok(v) = header::HeaderValue::from_str(&date) {
+        resp.headers_mut().insert(header::DATE, v);
+    }
     drop(inner);
     if drop_it {
         conn.kill();

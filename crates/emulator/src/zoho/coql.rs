@@ -454,6 +454,40 @@ fn max_in(c: &Cond) -> usize {
     }
 }
 
+/// Ids that can match, from the value indexes, when the condition allows (`=` / `in` on an
+/// indexed field or `id`); `None` means scan everything.
+fn candidates(inner: &Inner, kind: Kind, c: &Cond) -> Option<Vec<u64>> {
+    let table = inner.table(kind);
+    let one = |f: &str, v: &Value| -> Option<Vec<u64>> {
+        if f == "id" {
+            let id = match v {
+                Value::String(s) => s.parse::<u64>().ok(),
+                Value::Number(n) => n.as_u64(),
+                _ => None,
+            };
+            return Some(id.into_iter().collect());
+        }
+        table.lookup(f, v).filter(|_| v.is_string())
+    };
+    match c {
+        Cond::Cmp(f, op, v) if op == "=" => one(f, v),
+        Cond::In(f, vals, true) => {
+            let mut out = Vec::new();
+            for v in vals {
+                out.extend(one(f, v)?);
+            }
+            Some(out)
+        }
+        Cond::And(a, b) => candidates(inner, kind, a).or_else(|| candidates(inner, kind, b)),
+        Cond::Or(a, b) => {
+            let mut x = candidates(inner, kind, a)?;
+            x.extend(candidates(inner, kind, b)?);
+            Some(x)
+        }
+        _ => None,
+    }
+}
+
 /// `POST /coql`.
 pub(crate) fn run(
     inner: &Inner,
@@ -531,11 +565,18 @@ pub(crate) fn run(
         );
     }
     let table = inner.table(kind);
-    let mut hits: Vec<&Record> = table
-        .by_id
-        .values()
-        .filter(|r| q.cond.as_ref().is_none_or(|c| eval(inner, kind, r, c)))
-        .collect();
+    let keep = |r: &&Record| q.cond.as_ref().is_none_or(|c| eval(inner, kind, r, c));
+    let mut hits: Vec<&Record> = match q.cond.as_ref().and_then(|c| candidates(inner, kind, c)) {
+        Some(mut ids) => {
+            ids.sort_unstable();
+            ids.dedup();
+            ids.iter()
+                .filter_map(|id| table.by_id.get(id))
+                .filter(keep)
+                .collect()
+        }
+        None => table.by_id.values().filter(keep).collect(),
+    };
     hits.sort_by(|a, b| {
         for (f, desc) in &q.order {
             let o = cmp(&value_of(inner, kind, a, f), &value_of(inner, kind, b, f))

@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use chrono::NaiveDate;
 use serde_json::{json, Map, Value};
 
-use super::schema::{fields, FieldDef, FieldType, Kind};
+use super::schema::{FieldDef, FieldType, Kind};
 use super::state::{parse_time, render_time, Inner};
 
 /// A stored record. Date-time fields are kept as UTC text and rendered per reader.
@@ -40,13 +40,64 @@ pub(crate) struct Table {
     pub(crate) by_idx: BTreeSet<(i64, u64)>,
     pub(crate) deleted: Vec<Deleted>,
     pub(crate) deleted_ids: HashSet<u64>,
+    /// Value indexes (lower-cased text → ids) of the fields looked up by value: the sync id,
+    /// e-mail and account name, so duplicate checks, upserts and COQL stay fast at 100k records.
+    pub(crate) values: HashMap<String, HashMap<String, BTreeSet<u64>>>,
+}
+
+fn index_key(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_lowercase()),
+        _ => None,
+    }
 }
 
 impl Table {
+    /// A table indexing the values of these fields.
+    pub(crate) fn indexing(fields: &[&str]) -> Self {
+        Self {
+            values: fields
+                .iter()
+                .map(|f| ((*f).to_owned(), HashMap::new()))
+                .collect(),
+            ..Self::default()
+        }
+    }
+
+    fn unindex(&mut self, r: &Record) {
+        for (field, idx) in self.values.iter_mut() {
+            if let Some(k) = r.fields.get(field).and_then(index_key) {
+                if let Some(set) = idx.get_mut(&k) {
+                    set.remove(&r.id);
+                    if set.is_empty() {
+                        idx.remove(&k);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Ids whose indexed `field` equals `v`; `None` when the field is not indexed.
+    pub(crate) fn lookup(&self, field: &str, v: &Value) -> Option<Vec<u64>> {
+        let idx = self.values.get(field)?;
+        Some(
+            index_key(v)
+                .and_then(|k| idx.get(&k))
+                .map(|s| s.iter().copied().collect())
+                .unwrap_or_default(),
+        )
+    }
+
     pub(crate) fn put(&mut self, r: Record) {
-        if let Some(old) = self.by_id.get(&r.id) {
+        if let Some(old) = self.by_id.get(&r.id).cloned() {
             self.by_modified.remove(&(old.modified, old.id));
             self.by_created.remove(&(old.created, old.id));
+            self.unindex(&old);
+        }
+        for (field, idx) in self.values.iter_mut() {
+            if let Some(k) = r.fields.get(field).and_then(index_key) {
+                idx.entry(k).or_default().insert(r.id);
+            }
         }
         self.by_modified.insert((r.modified, r.id));
         self.by_created.insert((r.created, r.id));
@@ -56,6 +107,7 @@ impl Table {
 
     pub(crate) fn take(&mut self, id: u64) -> Option<Record> {
         let r = self.by_id.remove(&id)?;
+        self.unindex(&r);
         self.by_modified.remove(&(r.modified, r.id));
         self.by_created.remove(&(r.created, r.id));
         self.by_idx.remove(&(0, r.id));
@@ -142,8 +194,8 @@ pub(crate) enum Mode {
 }
 
 impl Inner {
-    pub(crate) fn schema(&self, kind: Kind) -> Vec<FieldDef> {
-        fields(kind, self.cfg.sync_id_field.as_deref())
+    pub(crate) fn schema(&self, kind: Kind) -> &[FieldDef] {
+        self.schemas.get(&kind).map(Vec::as_slice).unwrap_or(&[])
     }
 
     pub(crate) fn table(&self, kind: Kind) -> &Table {
@@ -196,9 +248,15 @@ impl Inner {
             .get("$se_module")
             .and_then(Value::as_str)
             .and_then(|m| self.kind_by_name(m));
-        for d in &schema {
-            let Some(v) = input.get(&d.api_name) else {
-                continue;
+        for d in schema {
+            let v = match input.get(&d.api_name) {
+                Some(v) => v,
+                // The docs' sample input spells it `All_Day`; responses use `All_day`.
+                None if d.api_name == "All_day" => match input.get("All_Day") {
+                    Some(v) => v,
+                    None => continue,
+                },
+                None => continue,
             };
             if d.read_only || matches!(d.api_name.as_str(), "Created_By" | "Modified_By") {
                 continue;
@@ -491,6 +549,11 @@ impl Inner {
 
     /// Ids of records whose field equals `v` (text compared case-insensitively).
     pub(crate) fn find_by_field(&self, kind: Kind, field: &str, v: &Value) -> Vec<u64> {
+        if v.is_string() {
+            if let Some(ids) = self.table(kind).lookup(field, v) {
+                return ids;
+            }
+        }
         let mut ids: Vec<u64> = self
             .table(kind)
             .by_id
@@ -604,7 +667,7 @@ impl Inner {
         let schema = self.schema(kind);
         let mut o = Map::new();
         let want = |n: &str| only.is_none_or(|l| l.iter().any(|x| x == n));
-        for d in &schema {
+        for d in schema {
             if !want(&d.api_name) {
                 continue;
             }

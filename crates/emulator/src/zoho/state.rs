@@ -128,6 +128,7 @@ pub(crate) struct Inner {
     pub(crate) consents: HashSet<(u64, String)>,
     pub(crate) clock: Clock,
     pub(crate) tables: BTreeMap<Kind, Table>,
+    pub(crate) schemas: BTreeMap<Kind, Vec<super::schema::FieldDef>>,
     pub(crate) module_names: BTreeMap<Kind, String>,
     pub(crate) views: Vec<View>,
     pub(crate) page_tokens: HashMap<String, PageToken>,
@@ -169,7 +170,20 @@ impl Inner {
                 offset_secs: 0,
                 last: 0,
             },
-            tables: Kind::ALL.iter().map(|k| (*k, Table::default())).collect(),
+            tables: Kind::ALL
+                .iter()
+                .map(|k| {
+                    let mut f: Vec<&str> = k.system_duplicate_field().into_iter().collect();
+                    if let Some(s) = cfg.sync_id_field.as_deref() {
+                        f.push(s);
+                    }
+                    (*k, Table::indexing(&f))
+                })
+                .collect(),
+            schemas: Kind::ALL
+                .iter()
+                .map(|k| (*k, super::schema::fields(*k, cfg.sync_id_field.as_deref())))
+                .collect(),
             module_names: Kind::ALL
                 .iter()
                 .map(|k| (*k, k.default_api_name().to_owned()))
