@@ -395,6 +395,37 @@ async fn refresh_tokens_per_user_evict_the_oldest_and_self_client_codes_work() {
     let emu = ZohoEmulator::start(cfg).await.unwrap();
     let acc = emu.accounts_url();
     let first = emu.issue_refresh_token(OWNER).unwrap();
+
+    // Active access tokens per refresh token: the oldest is evicted beyond the limit.
+    emu.apply_settings(Settings {
+        limits: Some(TokenLimits {
+            refresh_tokens_per_user: 2,
+            access_tokens_per_refresh_token: 2,
+            ..TokenLimits::default()
+        }),
+        ..Settings::default()
+    });
+    let mut minted = Vec::new();
+    for _ in 0..3 {
+        minted.push(
+            refresh(&acc, &first).await.1["access_token"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let users = |t: &str| {
+        http()
+            .get(format!("{}/crm/v8/users", emu.api_url()))
+            .header("Authorization", format!("Zoho-oauthtoken {t}"))
+            .send()
+    };
+    assert_eq!(
+        users(&minted[0]).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(users(&minted[2]).await.unwrap().status(), StatusCode::OK);
+
     let second = emu.issue_refresh_token(OWNER).unwrap();
     let code = emu
         .issue_grant_code(OWNER, DEFAULT_CLIENT_ID, None, None)
@@ -1122,7 +1153,7 @@ async fn fault_knobs_and_counters() {
 
     // Concurrency limit: with latency, the 3rd concurrent call is refused.
     api.emu.set_faults(Faults {
-        latency_ms: 300,
+        latency_ms: 1000,
         max_concurrency: 2,
         ..Faults::default()
     });

@@ -261,7 +261,10 @@ async fn token(
             let Some(rt) = inner.refresh.get(&r).cloned() else {
                 return token_error(err_status, "invalid_code");
             };
-            if rt.dc != st.dc || (!client_id.is_empty() && rt.client_id != client_id) {
+            // Outside strict mode a refresh token works with any client id, so tokens seeded for
+            // DEFAULT_CLIENT_ID serve a connector configured with its own id.
+            let wrong_client = inner.cfg.strict && rt.client_id != client_id;
+            if rt.dc != st.dc || wrong_client {
                 return token_error(err_status, "invalid_code");
             }
             let now = inner.clock.now();

@@ -20,8 +20,9 @@ pub struct ZohoConfig {
     /// Strict mode: `/oauth/v2/auth` and the token endpoint accept only registered clients, the
     /// exact registered redirect URI (so a fixed loopback port) and the right client secret.
     /// Outside strict mode any client id and redirect URI are accepted (the redirect URI must
-    /// still match between the authorization request and the token exchange) and a secret is
-    /// checked only when the client is registered with one and the caller sends one.
+    /// still match between the authorization request and the token exchange), a secret is
+    /// checked only when the client is registered with one and the caller sends one, and a
+    /// refresh token may be redeemed under any client id (strict mode binds it to its client).
     pub strict: bool,
     /// Registered OAuth clients.
     pub clients: Vec<ClientSpec>,

@@ -18,6 +18,29 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Control API (`{api_url}/_emulator/...`, JSON in and out, no auth)
+//!
+//! | Route | Body → answer |
+//! |---|---|
+//! | `GET /info` | → `{api_url, accounts_urls: {dc: url}, data_centres}` |
+//! | `GET /users`, `POST /users` | [`UserSpec`] → `{id}`; list → `{users: [{id, email, full_name, dc, time_zone, utc_offset_minutes}]}` |
+//! | `POST /browser_user` | `{user}` (id or e-mail) → `{id}`: who `/oauth/v2/auth` signs in |
+//! | `POST /clients` | [`ClientSpec`] → `{status}` |
+//! | `POST /refresh_tokens` | `{user, client_id?, scope?}` → `{refresh_token}` |
+//! | `POST /access_tokens` | `{user, scope?}` → `{access_token}` |
+//! | `POST /grant_codes` | `{user, client_id?, scope?, validity_secs?}` → `{code}` (self-client) |
+//! | `POST /expire_tokens` | → every access token issued so far expires |
+//! | `GET /records/{module}` | → `{data: [record…]}` |
+//! | `POST /records/{module}` | `{data: [record…]}` or one record → 201 `{ids}`; 400 `{code, message, details, status}` |
+//! | `GET`/`PUT`/`DELETE /records/{module}/{id}` | PUT: fields → the record; DELETE `?permanent=true` |
+//! | `GET /records/{module}/deleted` | → `{data: [{id, display_name, type, deleted_time}]}` |
+//! | `GET`/`PUT /faults` | [`Faults`] (PUT replaces all knobs; missing keys take defaults) |
+//! | `GET`/`DELETE /counters` | → `{"GET /Contacts": 3, …}`; DELETE resets |
+//! | `GET /clock`, `POST /clock/advance` | `{seconds}` → `{now, epoch_secs}` |
+//! | `POST /views/{module}` | `{name, filter: {type: "owner_is", user_id} \| {type: "field_equals", field, value} \| {type: "all"}}` → `{id}` (a `cvid`) |
+//! | `POST /modules/rename` | `{from, to}` → `{status}` |
+//! | `GET`/`PUT /settings` | [`Settings`] (only the keys given change) |
+//!
 //! Time: the emulator keeps its own clock (wall time plus [`ZohoEmulator::advance_clock`]),
 //! which moves at least one second per write, so `Modified_Time` strictly increases.
 //! Not emulated: the Search API, notifications (watch), bulk APIs, subforms, tags, layouts.
