@@ -1465,3 +1465,40 @@ async fn many_records_stay_consistent() {
     assert_eq!(n, 150);
     assert_eq!(api.emu.records("Contacts").len(), N);
 }
+
+#[tokio::test]
+async fn search_api_with_its_contains_quirk() {
+    let api = Api::start(ZohoConfig::default()).await;
+    api.emu
+        .insert_record(
+            "Contacts",
+            json!({"Last_Name": "Smith", "Email": "jo@example.com"}),
+        )
+        .unwrap();
+    api.emu
+        .insert_record(
+            "Contacts",
+            json!({"Last_Name": "Smithson", "Email": "ann@example.com"}),
+        )
+        .unwrap();
+    let (s, b) = json_of(api.get("/Contacts/search?email=jo@example.com").await).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(b["data"].as_array().unwrap().len(), 1);
+    // `equals` matches like "contains": the client must check for an exact match.
+    let (_, b) = json_of(
+        api.get("/Contacts/search?criteria=(Last_Name:equals:Smith)")
+            .await,
+    )
+    .await;
+    assert_eq!(b["data"].as_array().unwrap().len(), 2);
+    let (_, b) = json_of(
+        api.get("/Contacts/search?criteria=((Last_Name:starts_with:smith)and(Email:equals:ann))")
+            .await,
+    )
+    .await;
+    assert_eq!(b["data"][0]["Last_Name"], "Smithson");
+    assert_eq!(
+        api.get("/Contacts/search?word=Nobody").await.status(),
+        StatusCode::NO_CONTENT
+    );
+}

@@ -320,6 +320,7 @@ fn route(inner: &mut Inner, req: &Req, scopes: &[String]) -> Response {
             match (m, rest) {
                 (&Method::GET, []) => list(inner, kind, req),
                 (&Method::GET, ["deleted"]) => deleted(inner, kind, req),
+                (&Method::GET, ["search"]) => super::search::run(inner, kind, req),
                 (&Method::GET, [id]) => get_one(inner, kind, req, id),
                 (&Method::POST, []) => write(inner, kind, req, WriteKind::Insert, None),
                 (&Method::POST, ["upsert"]) => write(inner, kind, req, WriteKind::Upsert, None),

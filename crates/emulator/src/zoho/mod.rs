@@ -43,7 +43,7 @@
 //!
 //! Time: the emulator keeps its own clock (wall time plus [`ZohoEmulator::advance_clock`]),
 //! which moves at least one second per write, so `Modified_Time` strictly increases.
-//! Not emulated: the Search API, notifications (watch), bulk APIs, subforms, tags, layouts.
+//! Not emulated: external ids (`X-EXTERNAL`), notifications (watch), bulk APIs, subforms, tags, layouts.
 
 mod accounts;
 mod api;
@@ -53,6 +53,7 @@ mod coql;
 mod net;
 mod records;
 mod schema;
+mod search;
 mod state;
 
 use std::collections::BTreeMap;
