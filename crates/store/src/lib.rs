@@ -1,1 +1,742 @@
-//! SQLite state store.
+//! SQLite state store: [`SqliteStore`] implements crmsync's [`StateStore`] on one SQLite
+//! database (rusqlite, bundled SQLite, WAL mode).
+//!
+//! It keeps id mappings with per-side versions and field hashes of the last synced state,
+//! change cursors, the intent journal, deferred records, the conflict queue and the sync history.
+//! Every [`StateStore::journal`] and [`StateStore::commit`] is one SQLite transaction: after a
+//! crash the database holds either all of it or none of it.
+//!
+//! **No secrets are stored here.** None of the stored types carries a token, password or key
+//! (OAuth tokens live in the host's `SecretStore`); keep it that way when adding tables.
+//!
+//! The schema is versioned with `PRAGMA user_version` and upgraded by migrations on open; a
+//! database written by a newer release is refused with [`StoreError::TooNew`]. The field-hash
+//! scheme ([`crmsync_core::field::HASH_SCHEME`]) is recorded too and checked on open.
+//!
+//! ```
+//! use crmsync_core::{Commit, FieldHashes, Kind, Mapping, SideState, StateStore, SyncId};
+//! use crmsync_store::SqliteStore;
+//!
+//! # fn main() -> Result<(), crmsync_core::StoreError> {
+//! let dir = tempfile::tempdir().map_err(|e| crmsync_core::StoreError::Io(e.to_string()))?;
+//! let store = SqliteStore::open(dir.path().join("state.db"))?;
+//! let side = |id: &str| SideState {
+//!     id: id.into(),
+//!     version: "v1".into(),
+//!     hashes: FieldHashes(vec![1, 2, 3]),
+//! };
+//! let mapping = Mapping {
+//!     kind: Kind::Contact,
+//!     sync_id: SyncId("s1".into()),
+//!     zoho: side("z1"),
+//!     outlook: side("o1"),
+//!     dormant: None,
+//! };
+//! store.commit(&Commit { upsert: vec![mapping.clone()], ..Default::default() })?;
+//! assert_eq!(store.mappings(Kind::Contact)?, vec![mapping]);
+//! assert_eq!(store.mapping_count(Kind::Contact)?, 1);
+//! # Ok(())
+//! # }
+//! ```
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use crmsync_core::field::{FieldSet, HASH_SCHEME};
+use crmsync_core::report::SyncReport;
+use crmsync_core::{
+    Commit, Cursor, Deferred, FieldHashes, Intent, Kind, Mapping, QueuedConflict, Record, Side,
+    SideState, StateStore, StoreError, SyncId,
+};
+use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, Transaction};
+
+/// The schema migrations, in order: after step `n` (0-based) the schema version is `n + 1`.
+/// Never edit a released step; append a new one.
+///
+/// Kinds and sides are stored as small integers in the order of their `Ord` (contact 0, task 1,
+/// event 2; zoho 0, outlook 1) so that SQL ordering equals the in-memory store's.
+const MIGRATIONS: &[&str] = &[
+    // 1: the initial schema.
+    r#"
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY NOT NULL,
+        value TEXT NOT NULL
+    );
+    CREATE TABLE mappings (
+        kind            INTEGER NOT NULL,
+        sync_id         TEXT NOT NULL,
+        zoho_id         TEXT NOT NULL,
+        zoho_version    TEXT NOT NULL,
+        zoho_hashes     BLOB NOT NULL,
+        outlook_id      TEXT NOT NULL,
+        outlook_version TEXT NOT NULL,
+        outlook_hashes  BLOB NOT NULL,
+        dormant         INTEGER,
+        PRIMARY KEY (kind, sync_id)
+    ) WITHOUT ROWID;
+    CREATE UNIQUE INDEX mappings_zoho ON mappings (kind, zoho_id);
+    CREATE UNIQUE INDEX mappings_outlook ON mappings (kind, outlook_id);
+    CREATE TABLE cursors (
+        kind        INTEGER NOT NULL,
+        side        INTEGER NOT NULL,
+        fingerprint TEXT NOT NULL,
+        cursor      TEXT NOT NULL,
+        PRIMARY KEY (kind, side)
+    );
+    CREATE TABLE intents (
+        sync_id        TEXT PRIMARY KEY NOT NULL,
+        kind           INTEGER NOT NULL,
+        target         INTEGER NOT NULL,
+        source_id      TEXT NOT NULL,
+        source_version TEXT NOT NULL,
+        source_hashes  BLOB NOT NULL
+    );
+    CREATE TABLE deferred (
+        kind     INTEGER NOT NULL,
+        side     INTEGER NOT NULL,
+        id       TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        parked   INTEGER NOT NULL,
+        reason   TEXT NOT NULL,
+        version  TEXT NOT NULL,
+        PRIMARY KEY (kind, side, id)
+    );
+    CREATE TABLE conflicts (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind       INTEGER NOT NULL,
+        sync_id    TEXT NOT NULL,
+        fields     TEXT NOT NULL,
+        zoho       TEXT NOT NULL,
+        outlook    TEXT NOT NULL,
+        queued_at  TEXT NOT NULL,
+        resolution INTEGER
+    );
+    CREATE UNIQUE INDEX conflicts_mapping ON conflicts (kind, sync_id);
+    CREATE TABLE runs (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        started_at TEXT NOT NULL,
+        report     TEXT NOT NULL
+    );
+    "#,
+];
+
+/// The newest schema version this release knows.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// How many ids go into one `IN (...)` list.
+const CHUNK: usize = 500;
+
+/// How long a call waits for another connection's write lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A [`StateStore`] on SQLite: one connection behind a mutex.
+pub struct SqliteStore {
+    conn: Mutex<Connection>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SqliteStore")
+    }
+}
+
+/// Maps rusqlite's errors to [`StoreError`]: undecodable data and a damaged file are
+/// [`StoreError::Corrupt`], everything else [`StoreError::Io`].
+fn db_err(e: rusqlite::Error) -> StoreError {
+    use rusqlite::Error as E;
+    match &e {
+        E::SqliteFailure(f, _)
+            if matches!(f.code, ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) =>
+        {
+            StoreError::Corrupt(e.to_string())
+        }
+        E::FromSqlConversionFailure(..)
+        | E::IntegralValueOutOfRange(..)
+        | E::InvalidColumnType(..)
+        | E::Utf8Error(..) => StoreError::Corrupt(e.to_string()),
+        _ => StoreError::Io(e.to_string()),
+    }
+}
+
+/// `.db()` on rusqlite results.
+trait Db<T> {
+    fn db(self) -> Result<T, StoreError>;
+}
+
+impl<T> Db<T> for rusqlite::Result<T> {
+    fn db(self) -> Result<T, StoreError> {
+        self.map_err(db_err)
+    }
+}
+
+fn kind_code(k: Kind) -> i64 {
+    match k {
+        Kind::Contact => 0,
+        Kind::Task => 1,
+        Kind::Event => 2,
+    }
+}
+
+fn kind_from(c: i64) -> rusqlite::Result<Kind> {
+    match c {
+        0 => Ok(Kind::Contact),
+        1 => Ok(Kind::Task),
+        2 => Ok(Kind::Event),
+        _ => Err(conversion(format!("unknown kind code {c}"))),
+    }
+}
+
+fn side_code(s: Side) -> i64 {
+    match s {
+        Side::Zoho => 0,
+        Side::Outlook => 1,
+    }
+}
+
+fn side_from(c: i64) -> rusqlite::Result<Side> {
+    match c {
+        0 => Ok(Side::Zoho),
+        1 => Ok(Side::Outlook),
+        _ => Err(conversion(format!("unknown side code {c}"))),
+    }
+}
+
+fn conversion(msg: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Integer, msg.into())
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|e| StoreError::Corrupt(format!("encoding: {e}")))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> rusqlite::Result<T> {
+    serde_json::from_str(s).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn hashes_at(row: &Row<'_>, i: usize) -> rusqlite::Result<FieldHashes> {
+    Ok(FieldHashes::from_bytes(row.get_ref(i)?.as_blob()?))
+}
+
+/// The mapping columns, in the order [`mapping_row`] reads them.
+const MAPPING_COLS: &str = "kind, sync_id, zoho_id, zoho_version, zoho_hashes, \
+                            outlook_id, outlook_version, outlook_hashes, dormant";
+
+fn mapping_row(row: &Row<'_>) -> rusqlite::Result<Mapping> {
+    Ok(Mapping {
+        kind: kind_from(row.get(0)?)?,
+        sync_id: SyncId(row.get(1)?),
+        zoho: SideState {
+            id: row.get(2)?,
+            version: row.get(3)?,
+            hashes: hashes_at(row, 4)?,
+        },
+        outlook: SideState {
+            id: row.get(5)?,
+            version: row.get(6)?,
+            hashes: hashes_at(row, 7)?,
+        },
+        dormant: row.get::<_, Option<i64>>(8)?.map(side_from).transpose()?,
+    })
+}
+
+fn conflict_row(row: &Row<'_>) -> rusqlite::Result<QueuedConflict> {
+    let fields: String = row.get(3)?;
+    let zoho: String = row.get(4)?;
+    let outlook: String = row.get(5)?;
+    let queued_at: String = row.get(6)?;
+    Ok(QueuedConflict {
+        id: row.get(0)?,
+        kind: kind_from(row.get(1)?)?,
+        sync_id: SyncId(row.get(2)?),
+        fields: from_json::<FieldSet>(&fields)?,
+        zoho: from_json::<Record>(&zoho)?,
+        outlook: from_json::<Record>(&outlook)?,
+        queued_at: from_json::<DateTime<Utc>>(&queued_at)?,
+        resolution: row.get::<_, Option<i64>>(7)?.map(side_from).transpose()?,
+    })
+}
+
+fn deferred_row(row: &Row<'_>) -> rusqlite::Result<Deferred> {
+    Ok(Deferred {
+        kind: kind_from(row.get(0)?)?,
+        side: side_from(row.get(1)?)?,
+        id: row.get(2)?,
+        attempts: row.get(3)?,
+        parked: row.get(4)?,
+        reason: row.get(5)?,
+        version: row.get(6)?,
+    })
+}
+
+fn intent_row(row: &Row<'_>) -> rusqlite::Result<Intent> {
+    Ok(Intent {
+        sync_id: SyncId(row.get(0)?),
+        kind: kind_from(row.get(1)?)?,
+        target: side_from(row.get(2)?)?,
+        source: SideState {
+            id: row.get(3)?,
+            version: row.get(4)?,
+            hashes: hashes_at(row, 5)?,
+        },
+    })
+}
+
+/// `?2, ?3, …` for `n` ids after the kind parameter.
+fn placeholders(n: usize) -> String {
+    (0..n)
+        .map(|i| format!("?{}", i + 2))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path`, sets WAL mode and upgrades the schema.
+    ///
+    /// Fails with [`StoreError::TooNew`] when the file was written by a newer release, and with
+    /// [`StoreError::Corrupt`] when it records a different field-hash scheme.
+    pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
+        Self::setup(Connection::open(path).db()?)
+    }
+
+    /// A private in-memory database (tests, dry runs).
+    pub fn open_in_memory() -> Result<SqliteStore, StoreError> {
+        Self::setup(Connection::open_in_memory().db()?)
+    }
+
+    fn setup(mut conn: Connection) -> Result<SqliteStore, StoreError> {
+        conn.busy_timeout(BUSY_TIMEOUT).db()?;
+        // WAL: readers never block the writer and a killed process never corrupts the file.
+        // `journal_mode` answers with the mode (`memory` for in-memory databases).
+        let _mode: String = conn
+            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+            .db()?;
+        // FULL rather than NORMAL: with NORMAL a WAL commit survives a killed process but may be
+        // rolled back by a power loss or OS crash. The intent journal is a write-ahead log for
+        // remote creates (journal, then create remotely, then commit): if a journalled intent
+        // could vanish after the remote create happened, the next run would not know the record
+        // it created. FULL syncs the WAL at every commit; commits are per batch, so the cost is
+        // one fsync per batch.
+        conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
+            .db()?;
+        conn.set_prepared_statement_cache_capacity(64);
+        Self::migrate(&mut conn)?;
+        Self::check_hash_scheme(&conn)?;
+        Ok(SqliteStore {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// Applies the migrations this database lacks, each in one transaction.
+    fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+        let found: u32 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .db()?;
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::TooNew {
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        for (n, step) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+            let tx = conn.transaction().db()?;
+            // Re-check under the write lock: another process may have migrated meanwhile.
+            let now: u32 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).db()?;
+            if now as usize > n {
+                continue;
+            }
+            tx.execute_batch(step).db()?;
+            tx.execute_batch(&format!("PRAGMA user_version = {}", n + 1))
+                .db()?;
+            tx.commit().db()?;
+        }
+        Ok(())
+    }
+
+    /// Records the field-hash scheme on first use; refuses a database hashed differently.
+    fn check_hash_scheme(conn: &Connection) -> Result<(), StoreError> {
+        conn.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('hash_scheme', ?1)",
+            [HASH_SCHEME.to_string()],
+        )
+        .db()?;
+        let stored: String = conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'hash_scheme'",
+                [],
+                |r| r.get(0),
+            )
+            .db()?;
+        if stored != HASH_SCHEME.to_string() {
+            // A future scheme change ships a migration that rehashes; until then a mismatch
+            // means the stored baselines cannot be compared.
+            return Err(StoreError::Corrupt(format!(
+                "field hash scheme {stored} differs from this release's {HASH_SCHEME}"
+            )));
+        }
+        Ok(())
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while the lock was held rolled its transaction back (a dropped `Transaction`
+        // rolls back), so the connection is still consistent.
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The schema version of the open database.
+    pub fn schema_version(&self) -> Result<u32, StoreError> {
+        self.conn()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .db()
+    }
+
+    /// Runs `PRAGMA integrity_check`; `Ok(())` when SQLite reports `ok`.
+    pub fn integrity_check(&self) -> Result<(), StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("PRAGMA integrity_check").db()?;
+        let msgs: Vec<String> = stmt
+            .query_map([], |r| r.get(0))
+            .db()?
+            .collect::<Result<_, _>>()
+            .db()?;
+        if msgs.len() == 1 && msgs[0] == "ok" {
+            Ok(())
+        } else {
+            Err(StoreError::Corrupt(msgs.join("; ")))
+        }
+    }
+
+    /// Mappings whose `column` (`sync_id`, `zoho_id` or `outlook_id`) is one of `ids`, in the
+    /// order of `ids` (an id given twice yields its mapping twice, one not found nothing).
+    fn mappings_where(
+        &self,
+        kind: Kind,
+        column: &str,
+        ids: &[&str],
+    ) -> Result<Vec<Mapping>, StoreError> {
+        let conn = self.conn();
+        let mut found: HashMap<String, Mapping> = HashMap::with_capacity(ids.len());
+        let key = |m: &Mapping| match column {
+            "zoho_id" => m.zoho.id.clone(),
+            "outlook_id" => m.outlook.id.clone(),
+            _ => m.sync_id.0.clone(),
+        };
+        for chunk in ids.chunks(CHUNK) {
+            let sql = format!(
+                "SELECT {MAPPING_COLS} FROM mappings WHERE kind = ?1 AND {column} IN ({})",
+                placeholders(chunk.len())
+            );
+            let mut stmt = conn.prepare_cached(&sql).db()?;
+            stmt.raw_bind_parameter(1, kind_code(kind)).db()?;
+            for (i, id) in chunk.iter().enumerate() {
+                stmt.raw_bind_parameter(i + 2, *id).db()?;
+            }
+            let mut rows = stmt.raw_query();
+            while let Some(row) = rows.next().db()? {
+                let m = mapping_row(row).db()?;
+                found.insert(key(&m), m);
+            }
+        }
+        Ok(ids
+            .iter()
+            .filter_map(|id| found.get(*id).cloned())
+            .collect())
+    }
+
+    fn apply_commit(tx: &Transaction<'_>, c: &Commit) -> Result<(), StoreError> {
+        if !c.remove.is_empty() {
+            let mut stmt = tx
+                .prepare_cached("DELETE FROM mappings WHERE kind = ?1 AND sync_id = ?2")
+                .db()?;
+            for (kind, s) in &c.remove {
+                stmt.execute(params![kind_code(*kind), s.0]).db()?;
+            }
+        }
+        if !c.upsert.is_empty() {
+            // REPLACE deletes every row that conflicts on the primary key (same sync id) or on
+            // either unique side-id index before inserting: exactly the replacement rule.
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO mappings (kind, sync_id, zoho_id, zoho_version, \
+                     zoho_hashes, outlook_id, outlook_version, outlook_hashes, dormant) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                )
+                .db()?;
+            for m in &c.upsert {
+                stmt.execute(params![
+                    kind_code(m.kind),
+                    m.sync_id.0,
+                    m.zoho.id,
+                    m.zoho.version,
+                    m.zoho.hashes.to_bytes(),
+                    m.outlook.id,
+                    m.outlook.version,
+                    m.outlook.hashes.to_bytes(),
+                    m.dormant.map(side_code),
+                ])
+                .db()?;
+            }
+        }
+        if !c.settle.is_empty() {
+            let mut stmt = tx
+                .prepare_cached("DELETE FROM intents WHERE sync_id = ?1")
+                .db()?;
+            for s in &c.settle {
+                stmt.execute([&s.0]).db()?;
+            }
+        }
+        if !c.cursors.is_empty() {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO cursors (kind, side, fingerprint, cursor) \
+                     VALUES (?1, ?2, ?3, ?4)",
+                )
+                .db()?;
+            for (kind, side, fp, cur) in &c.cursors {
+                stmt.execute(params![kind_code(*kind), side_code(*side), fp, cur.0])
+                    .db()?;
+            }
+        }
+        if !c.drop_cursors.is_empty() {
+            let mut stmt = tx
+                .prepare_cached("DELETE FROM cursors WHERE kind = ?1 AND side = ?2")
+                .db()?;
+            for (kind, side) in &c.drop_cursors {
+                stmt.execute(params![kind_code(*kind), side_code(*side)])
+                    .db()?;
+            }
+        }
+        if !c.defer.is_empty() {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO deferred \
+                     (kind, side, id, attempts, parked, reason, version) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .db()?;
+            for d in &c.defer {
+                stmt.execute(params![
+                    kind_code(d.kind),
+                    side_code(d.side),
+                    d.id,
+                    d.attempts,
+                    d.parked,
+                    d.reason,
+                    d.version,
+                ])
+                .db()?;
+            }
+        }
+        if !c.undefer.is_empty() {
+            let mut stmt = tx
+                .prepare_cached("DELETE FROM deferred WHERE kind = ?1 AND side = ?2 AND id = ?3")
+                .db()?;
+            for (kind, side, id) in &c.undefer {
+                stmt.execute(params![kind_code(*kind), side_code(*side), id])
+                    .db()?;
+            }
+        }
+        if !c.unqueue.is_empty() || !c.queue.is_empty() {
+            let mut del = tx
+                .prepare_cached("DELETE FROM conflicts WHERE kind = ?1 AND sync_id = ?2")
+                .db()?;
+            for (kind, s) in &c.unqueue {
+                del.execute(params![kind_code(*kind), s.0]).db()?;
+            }
+            let mut ins = tx
+                .prepare_cached(
+                    "INSERT INTO conflicts \
+                     (kind, sync_id, fields, zoho, outlook, queued_at, resolution) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .db()?;
+            for q in &c.queue {
+                del.execute(params![kind_code(q.kind), q.sync_id.0]).db()?;
+                ins.execute(params![
+                    kind_code(q.kind),
+                    q.sync_id.0,
+                    to_json(&q.fields)?,
+                    to_json(&q.zoho)?,
+                    to_json(&q.outlook)?,
+                    to_json(&q.queued_at)?,
+                    q.resolution.map(side_code),
+                ])
+                .db()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl StateStore for SqliteStore {
+    fn mappings(&self, kind: Kind) -> Result<Vec<Mapping>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {MAPPING_COLS} FROM mappings WHERE kind = ?1 ORDER BY sync_id"
+            ))
+            .db()?;
+        let rows = stmt.query_map([kind_code(kind)], mapping_row).db()?;
+        rows.collect::<Result<_, _>>().db()
+    }
+
+    fn mappings_by_ids(
+        &self,
+        kind: Kind,
+        side: Side,
+        ids: &[String],
+    ) -> Result<Vec<Mapping>, StoreError> {
+        let column = match side {
+            Side::Zoho => "zoho_id",
+            Side::Outlook => "outlook_id",
+        };
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        self.mappings_where(kind, column, &ids)
+    }
+
+    fn mappings_by_sync_ids(&self, kind: Kind, ids: &[SyncId]) -> Result<Vec<Mapping>, StoreError> {
+        let ids: Vec<&str> = ids.iter().map(|s| s.0.as_str()).collect();
+        self.mappings_where(kind, "sync_id", &ids)
+    }
+
+    fn mapping_count(&self, kind: Kind) -> Result<usize, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached("SELECT COUNT(*) FROM mappings WHERE kind = ?1 AND dormant IS NULL")
+            .db()?;
+        let n: i64 = stmt.query_row([kind_code(kind)], |r| r.get(0)).db()?;
+        usize::try_from(n).map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+
+    fn cursor(
+        &self,
+        kind: Kind,
+        side: Side,
+        fingerprint: &str,
+    ) -> Result<Option<Cursor>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT cursor FROM cursors WHERE kind = ?1 AND side = ?2 AND fingerprint = ?3",
+            )
+            .db()?;
+        stmt.query_row(
+            params![kind_code(kind), side_code(side), fingerprint],
+            |r| r.get(0).map(Cursor),
+        )
+        .optional()
+        .db()
+    }
+
+    fn intents(&self, kind: Kind) -> Result<Vec<Intent>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT sync_id, kind, target, source_id, source_version, source_hashes \
+                 FROM intents WHERE kind = ?1 ORDER BY sync_id",
+            )
+            .db()?;
+        let rows = stmt.query_map([kind_code(kind)], intent_row).db()?;
+        rows.collect::<Result<_, _>>().db()
+    }
+
+    fn journal(&self, intents: &[Intent]) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().db()?;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO intents \
+                     (sync_id, kind, target, source_id, source_version, source_hashes) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .db()?;
+            for i in intents {
+                stmt.execute(params![
+                    i.sync_id.0,
+                    kind_code(i.kind),
+                    side_code(i.target),
+                    i.source.id,
+                    i.source.version,
+                    i.source.hashes.to_bytes(),
+                ])
+                .db()?;
+            }
+        }
+        tx.commit().db()
+    }
+
+    fn commit(&self, commit: &Commit) -> Result<(), StoreError> {
+        if commit.is_empty() {
+            return Ok(());
+        }
+        let mut conn = self.conn();
+        let tx = conn.transaction().db()?;
+        Self::apply_commit(&tx, commit)?;
+        tx.commit().db()
+    }
+
+    fn deferred(&self, kind: Kind) -> Result<Vec<Deferred>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT kind, side, id, attempts, parked, reason, version FROM deferred \
+                 WHERE kind = ?1 ORDER BY side, id",
+            )
+            .db()?;
+        let rows = stmt.query_map([kind_code(kind)], deferred_row).db()?;
+        rows.collect::<Result<_, _>>().db()
+    }
+
+    fn conflicts(&self, kind: Option<Kind>) -> Result<Vec<QueuedConflict>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT id, kind, sync_id, fields, zoho, outlook, queued_at, resolution \
+                 FROM conflicts WHERE ?1 IS NULL OR kind = ?1 ORDER BY id",
+            )
+            .db()?;
+        let rows = stmt.query_map([kind.map(kind_code)], conflict_row).db()?;
+        rows.collect::<Result<_, _>>().db()
+    }
+
+    fn resolve_conflict(&self, id: i64, winner: Side) -> Result<(), StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached("UPDATE conflicts SET resolution = ?1 WHERE id = ?2")
+            .db()?;
+        match stmt.execute(params![side_code(winner), id]).db()? {
+            0 => Err(StoreError::NoSuchConflict(id)),
+            _ => Ok(()),
+        }
+    }
+
+    fn record_run(&self, report: &SyncReport) -> Result<(), StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached("INSERT INTO runs (started_at, report) VALUES (?1, ?2)")
+            .db()?;
+        stmt.execute(params![report.started_at.to_rfc3339(), to_json(report)?])
+            .db()?;
+        Ok(())
+    }
+
+    fn history(&self, limit: usize) -> Result<Vec<SyncReport>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached("SELECT report FROM runs ORDER BY id DESC LIMIT ?1")
+            .db()?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt
+            .query_map([limit], |r| {
+                let s: String = r.get(0)?;
+                from_json::<SyncReport>(&s)
+            })
+            .db()?;
+        rows.collect::<Result<_, _>>().db()
+    }
+}

@@ -1,0 +1,248 @@
+//! Round trips, replacement rules, migrations.
+
+use std::sync::Arc;
+
+use crmsync_core::field::FieldSet;
+use crmsync_core::memory::fixed_now;
+use crmsync_core::{
+    Commit, Cursor, Kind, KindReport, Side, StateStore, StoreError, SyncId, SyncReport,
+};
+use crmsync_store::{SqliteStore, SCHEMA_VERSION};
+
+use crate::common::*;
+
+#[test]
+fn round_trip_of_every_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let mut m1 = mapping(Kind::Contact, "s1", "z1", "o1");
+    m1.dormant = Some(Side::Outlook);
+    let m2 = mapping(Kind::Contact, "s2", "z2", "o2");
+    let mut m3 = mapping(Kind::Event, "s3", "z3", "o3");
+    m3.zoho.hashes.0.clear();
+    let i1 = intent(Kind::Contact, "i1", Side::Outlook, "z9");
+    let d1 = deferred(Kind::Contact, Side::Zoho, "z5", 1);
+    let d2 = deferred(Kind::Contact, Side::Outlook, "o5", 3);
+    let mut q = conflict(Kind::Contact, "s2", "x", None);
+    q.fields = FieldSet::EMPTY;
+    let mut report = SyncReport {
+        started_at: fixed_now(),
+        dry_run: false,
+        cancelled: true,
+        kinds: vec![KindReport::new(Kind::Contact)],
+    };
+    report.kinds[0].warnings.push("w".into());
+    {
+        let store = SqliteStore::open(&path).unwrap();
+        store.journal(std::slice::from_ref(&i1)).unwrap();
+        store
+            .commit(&Commit {
+                upsert: vec![m1.clone(), m2.clone(), m3.clone()],
+                cursors: vec![(Kind::Contact, Side::Zoho, "fp".into(), Cursor("c1".into()))],
+                defer: vec![d2.clone(), d1.clone()],
+                queue: vec![q.clone()],
+                ..Default::default()
+            })
+            .unwrap();
+        store.record_run(&report).unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    store.integrity_check().unwrap();
+    assert_eq!(
+        store.mappings(Kind::Contact).unwrap(),
+        vec![m1.clone(), m2.clone()]
+    );
+    assert_eq!(store.mappings(Kind::Event).unwrap(), vec![m3.clone()]);
+    assert_eq!(store.mappings(Kind::Task).unwrap(), vec![]);
+    assert_eq!(store.mapping_count(Kind::Contact).unwrap(), 1);
+    assert_eq!(
+        store
+            .mappings_by_ids(
+                Kind::Contact,
+                Side::Outlook,
+                &["o2".into(), "nope".into(), "o1".into()]
+            )
+            .unwrap(),
+        vec![m2.clone(), m1.clone()]
+    );
+    assert_eq!(
+        store
+            .mappings_by_sync_ids(Kind::Event, &[SyncId("s3".into()), SyncId("s1".into())])
+            .unwrap(),
+        vec![m3.clone()]
+    );
+    assert_eq!(
+        store.cursor(Kind::Contact, Side::Zoho, "fp").unwrap(),
+        Some(Cursor("c1".into()))
+    );
+    assert_eq!(
+        store.cursor(Kind::Contact, Side::Zoho, "other").unwrap(),
+        None
+    );
+    assert_eq!(
+        store.cursor(Kind::Contact, Side::Outlook, "fp").unwrap(),
+        None
+    );
+    assert_eq!(store.intents(Kind::Contact).unwrap(), vec![i1]);
+    assert_eq!(store.deferred(Kind::Contact).unwrap(), vec![d1, d2]);
+    let qs = store.conflicts(None).unwrap();
+    assert_eq!(qs.len(), 1);
+    assert!(qs[0].id > 0);
+    assert_eq!(qs[0], crmsync_core::QueuedConflict { id: qs[0].id, ..q });
+    store.resolve_conflict(qs[0].id, Side::Outlook).unwrap();
+    assert_eq!(
+        store.conflicts(Some(Kind::Contact)).unwrap()[0].resolution,
+        Some(Side::Outlook)
+    );
+    assert_eq!(store.conflicts(Some(Kind::Event)).unwrap(), vec![]);
+    assert!(matches!(
+        store.resolve_conflict(999, Side::Zoho),
+        Err(StoreError::NoSuchConflict(999))
+    ));
+    assert_eq!(store.history(10).unwrap(), vec![report.clone()]);
+    let mut second = report.clone();
+    second.cancelled = false;
+    store.record_run(&second).unwrap();
+    assert_eq!(store.history(10).unwrap(), vec![second.clone(), report]);
+    assert_eq!(store.history(1).unwrap(), vec![second]);
+}
+
+#[test]
+fn upsert_replaces_by_sync_id_and_by_side_id() {
+    let store = SqliteStore::open_in_memory().unwrap();
+    let up = |ms: Vec<crmsync_core::Mapping>| {
+        store
+            .commit(&Commit {
+                upsert: ms,
+                ..Default::default()
+            })
+            .unwrap()
+    };
+    up(vec![
+        mapping(Kind::Contact, "a", "z1", "o1"),
+        mapping(Kind::Contact, "b", "z2", "o2"),
+        mapping(Kind::Task, "c", "z1", "o1"),
+    ]);
+    // Same Zoho id as "a", same Outlook id as "b": both go.
+    let n = mapping(Kind::Contact, "n", "z1", "o2");
+    up(vec![n.clone()]);
+    assert_eq!(store.mappings(Kind::Contact).unwrap(), vec![n.clone()]);
+    assert_eq!(store.mappings(Kind::Task).unwrap().len(), 1);
+    // Same sync id, new ids.
+    let n2 = mapping(Kind::Contact, "n", "z7", "o7");
+    up(vec![n2.clone()]);
+    assert_eq!(store.mappings(Kind::Contact).unwrap(), vec![n2]);
+    assert_eq!(
+        store
+            .mappings_by_ids(Kind::Contact, Side::Zoho, &["z1".into()])
+            .unwrap(),
+        vec![]
+    );
+}
+
+#[test]
+fn many_ids_are_chunked() {
+    let store = SqliteStore::open_in_memory().unwrap();
+    let ms: Vec<_> = (0..1234)
+        .map(|i| {
+            mapping(
+                Kind::Contact,
+                &format!("s{i:05}"),
+                &format!("z{i}"),
+                &format!("o{i}"),
+            )
+        })
+        .collect();
+    store
+        .commit(&Commit {
+            upsert: ms.clone(),
+            ..Default::default()
+        })
+        .unwrap();
+    let ids: Vec<String> = (0..1300).rev().map(|i| format!("o{i}")).collect();
+    let got = store
+        .mappings_by_ids(Kind::Contact, Side::Outlook, &ids)
+        .unwrap();
+    let want: Vec<_> = ms.iter().rev().cloned().collect();
+    assert_eq!(got, want);
+    let sids: Vec<SyncId> = ms.iter().map(|m| m.sync_id.clone()).collect();
+    assert_eq!(
+        store.mappings_by_sync_ids(Kind::Contact, &sids).unwrap(),
+        ms
+    );
+    assert_eq!(store.mappings(Kind::Contact).unwrap(), ms);
+}
+
+#[test]
+fn too_new_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    drop(SqliteStore::open(&path).unwrap());
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(&format!("PRAGMA user_version = {}", SCHEMA_VERSION + 1))
+            .unwrap();
+    }
+    match SqliteStore::open(&path) {
+        Err(StoreError::TooNew { found, supported }) => {
+            assert_eq!((found, supported), (SCHEMA_VERSION + 1, SCHEMA_VERSION));
+        }
+        other => panic!("expected TooNew, got {other:?}"),
+    }
+}
+
+#[test]
+fn other_hash_scheme_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    drop(SqliteStore::open(&path).unwrap());
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("UPDATE meta SET value = '999' WHERE key = 'hash_scheme'")
+            .unwrap();
+    }
+    assert!(matches!(
+        SqliteStore::open(&path),
+        Err(StoreError::Corrupt(_))
+    ));
+}
+
+#[test]
+fn migrations_are_idempotent_on_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let m = mapping(Kind::Contact, "s", "z", "o");
+    {
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+        store
+            .commit(&Commit {
+                upsert: vec![m.clone()],
+                ..Default::default()
+            })
+            .unwrap();
+    }
+    for _ in 0..3 {
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+        assert_eq!(store.mappings(Kind::Contact).unwrap(), vec![m.clone()]);
+        store.integrity_check().unwrap();
+    }
+    // Two handles on one file at once.
+    let a = Arc::new(SqliteStore::open(&path).unwrap());
+    let b = SqliteStore::open(&path).unwrap();
+    a.commit(&Commit {
+        remove: vec![(Kind::Contact, SyncId("s".into()))],
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(b.mappings(Kind::Contact).unwrap(), vec![]);
+}
+
+#[test]
+fn garbage_file_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    std::fs::write(&path, vec![0x5a; 8192]).unwrap();
+    assert!(SqliteStore::open(&path).is_err());
+}
