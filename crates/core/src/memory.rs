@@ -523,10 +523,10 @@ impl Connector for MemoryConnector {
             }
             None => (None, inner.seq),
         };
-        let mut ids: Vec<&String> = inner
-            .log
+        let from = inner.log.partition_point(|(s, _)| *s <= seq);
+        let mut ids: Vec<&String> = inner.log[from..]
             .iter()
-            .filter(|(s, _)| *s > seq && *s <= upto)
+            .filter(|(s, _)| *s <= upto)
             .map(|(_, id)| id)
             .collect();
         ids.sort();
@@ -556,26 +556,40 @@ impl Connector for MemoryConnector {
     async fn list(&self, req: &PageRequest) -> Result<ChangePage, ConnectorError> {
         self.check_call().await?;
         let inner = self.inner();
-        let (page, upto) = match &req.page {
+        // Page token: "<last id of the previous page>/<sequence at the start of the listing>".
+        // Resuming after the last id keeps paging linear in the number of records.
+        let (after, upto) = match &req.page {
             Some(p) => {
-                let (a, b) = p.split_once('/').unwrap_or((p, "0"));
+                let (a, b) = p.rsplit_once('/').unwrap_or((p, "0"));
                 (Some(a.to_string()), b.parse().unwrap_or(inner.seq))
             }
             None => (None, inner.seq),
         };
-        let items: Vec<ChangeItem> = inner
-            .records
-            .values()
+        let range = match &after {
+            Some(a) => inner
+                .records
+                .range::<String, _>((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded)),
+            None => inner.records.range::<String, _>(..),
+        };
+        let mut items = Vec::with_capacity(self.page_size);
+        let mut last = None;
+        let mut more = false;
+        for r in range
+            .map(|(_, r)| r)
             .filter(|r| self.in_scope(r, &req.scope))
-            .map(|r| ChangeItem::Upsert(Self::remote(r)))
-            .collect();
-        let done = Cursor(format!("{upto}@{}", inner.epoch));
-        drop(inner);
-        let mut pg = self.page_of(items, page.as_deref(), done)?;
-        if let Next::Page(p) = &mut pg.next {
-            *p = format!("{p}/{upto}");
+        {
+            if items.len() == self.page_size {
+                more = true;
+                break;
+            }
+            last = Some(r.id.clone());
+            items.push(ChangeItem::Upsert(Self::remote(r)));
         }
-        Ok(pg)
+        let next = match (more, last) {
+            (true, Some(last)) => Next::Page(format!("{last}/{upto}")),
+            _ => Next::Done(Cursor(format!("{upto}@{}", inner.epoch))),
+        };
+        Ok(ChangePage { items, next })
     }
 
     async fn fetch(

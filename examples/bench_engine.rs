@@ -1,0 +1,153 @@
+//! Engine benchmark (not a test): the engine over the SQLite store (a temp file) with in-memory
+//! services, printing one JSON object per phase:
+//! `{"records":N,"phase":P,"seconds":S,"writes":W,"peak_rss_mib":M}`.
+//!
+//! `cargo run --release -p crmsync --example bench_engine -- --records 100000`
+//!
+//! Phases: `first` (N contacts in Zoho, Outlook empty, full listings), `noop` (again at once),
+//! `changed` (1% of records edited on each side, a quarter of them the same records, Zoho wins),
+//! `noop_delta` (the same no-op with change feeds, after one catch-up run that reads the echoes
+//! of `changed`). The in-memory services take batches of 1,000 (the engine's batching, not an
+//! API's limit, is what is measured here; the connector benchmarks count real API requests).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::Duration;
+use crmsync::core::memory::{fixed_now, MemoryConnector, MemoryStore};
+use crmsync::core::{
+    Contact, Engine, Kind, Phone, PhoneKind, Record, Settings, StateStore, SyncOptions,
+};
+use crmsync::store::SqliteStore;
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+fn set_feeds(c: &MemoryConnector, on: bool) {
+    let mut caps = crmsync::core::Connector::capabilities(c);
+    caps.change_feed = on;
+    c.set_capabilities(caps);
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut n: usize = 10_000;
+    let mut memory_store = false;
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--records" => n = args.next().ok_or("--records needs a number")?.parse()?,
+            // The in-memory store instead of SQLite: separates the engine's cost from the store's.
+            "--memory-store" => memory_store = true,
+            other => return Err(format!("unknown argument {other}").into()),
+        }
+    }
+    let dir = tempfile::tempdir()?;
+    let store: Arc<dyn StateStore> = if memory_store {
+        Arc::new(MemoryStore::new())
+    } else {
+        Arc::new(SqliteStore::open(dir.path().join("state.db"))?)
+    };
+    let zoho = Arc::new(
+        MemoryConnector::new("z", 1000)
+            .with_page_size(200)
+            .without_containers(),
+    );
+    let outlook = Arc::new(MemoryConnector::new("o", 1000).with_page_size(1000));
+    set_feeds(&zoho, false);
+    set_feeds(&outlook, false);
+    let mut ids = Vec::with_capacity(n);
+    for i in 0..n {
+        ids.push(zoho.insert(
+            Record::Contact(Contact {
+                given_name: format!("Given{i}"),
+                family_name: format!("Family{i}"),
+                emails: vec![format!("person{i}@example.com")],
+                phones: vec![Phone {
+                    kind: PhoneKind::Mobile,
+                    number: format!("+86 138 {i:08}"),
+                }],
+                company: format!("Company {}", i % 997),
+                job_title: "Engineer".into(),
+                ..Default::default()
+            }),
+            None,
+        ));
+    }
+    let mut settings = Settings::default();
+    settings.tasks.enabled = false;
+    settings.events.enabled = false;
+    let engine = Engine::new(zoho.clone(), outlook.clone(), store);
+    let mut now = fixed_now();
+    let mut phase = |name: &str, print: bool| -> Result<(), Box<dyn std::error::Error>> {
+        now += Duration::minutes(1);
+        let t = Instant::now();
+        let out =
+            futures::executor::block_on(engine.sync(&settings, &SyncOptions::default(), now))?;
+        let secs = t.elapsed().as_secs_f64();
+        if !out.report.completed() || out.report.errors() > 0 {
+            return Err(format!("phase {name} did not complete: {:?}", out.report).into());
+        }
+        if print {
+            println!(
+                "{{\"records\":{n},\"phase\":\"{name}\",\"seconds\":{secs:.4},\"writes\":{},\"peak_rss_mib\":{:.1}}}",
+                out.report.writes(),
+                peak_rss_mib()
+            );
+        }
+        Ok(())
+    };
+    phase("first", true)?;
+    phase("noop", true)?;
+
+    // 1% edited on each side; a quarter of them the same records (both-side conflicts).
+    let k = (n / 100).max(1);
+    let twins: std::collections::HashMap<String, String> = outlook
+        .records(Kind::Contact)
+        .into_iter()
+        .filter_map(|r| Some((r.sync_id?.0, r.id)))
+        .collect();
+    let zrecs = zoho.records(Kind::Contact);
+    let outlook_id = |zid: &str| -> Option<String> {
+        let z = zrecs.iter().find(|r| r.id == zid)?;
+        twins.get(&z.sync_id.as_ref()?.0).cloned()
+    };
+    let step = (n / k).max(1);
+    for j in 0..k {
+        let zi = (j * step) % n;
+        zoho.update(&ids[zi], |r| {
+            if let Record::Contact(c) = r {
+                c.job_title = format!("Zoho edit {j}");
+            }
+        });
+        // A quarter of Outlook's edits hit the same records.
+        let oi = if j % 4 == 0 {
+            zi
+        } else {
+            (zi + step / 2 + 1) % n
+        };
+        if let Some(oid) = outlook_id(&ids[oi]) {
+            outlook.update(&oid, |r| {
+                if let Record::Contact(c) = r {
+                    c.job_title = format!("Outlook edit {j}");
+                }
+            });
+        }
+    }
+    phase("changed", true)?;
+
+    set_feeds(&zoho, true);
+    set_feeds(&outlook, true);
+    phase("delta_catchup", false)?;
+    phase("noop_delta", true)?;
+    Ok(())
+}
