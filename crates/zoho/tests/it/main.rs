@@ -1,0 +1,1 @@
+//! Integration tests of the Zoho connector against the Zoho emulator.
