@@ -13,5 +13,6 @@
 pub mod auth;
 pub mod client;
 pub mod error;
+pub mod mapping;
 
 pub use error::{Error, Result};
