@@ -9,10 +9,24 @@
 //! state besides the secret store (cursors belong to the engine's state store), and it sends no
 //! workflow triggers or participant notifications on writes.
 //!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use crmsync_core::secret::MemorySecretStore;
+//! use crmsync_zoho::auth::{OAuthConfig, ZohoAuth};
+//! use crmsync_zoho::{ZohoConnector, ZohoOptions};
+//!
+//! let store = Arc::new(MemorySecretStore::default());
+//! let auth = ZohoAuth::restore(OAuthConfig::new("1000.CLIENT", 53682), store)?;
+//! let zoho = ZohoConnector::connect(Arc::new(auth), ZohoOptions::default()).await?;
+//! # let _ = zoho; Ok(()) }
+//! ```
 
 pub mod auth;
 pub mod client;
+pub mod connector;
 pub mod error;
 pub mod mapping;
 
+pub use connector::{ZohoConnector, ZohoOptions};
 pub use error::{Error, Result};
