@@ -881,4 +881,35 @@ mod tests {
         assert!(!s.fields.contains(Field::HomeAddress));
         assert_eq!(s.text_limits[0].unit, LengthUnit::Chars);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn contact_round_trips_what_zoho_holds(
+            given in "[a-zA-Z漢字😀]{0,8}",
+            family in "[a-zA-Z漢字😀]{1,8}",
+            emails in proptest::collection::vec("[a-z]{1,6}@example\\.com", 0..3),
+            mobile in proptest::option::of("\\+[0-9]{4,10}"),
+            title in "[a-zA-Z漢字😀]{0,8}",
+            notes in "([a-zA-Z漢字😀][a-zA-Z漢字😀\n]{0,19})?",
+            city in "[a-zA-Z漢字]{0,8}",
+        ) {
+            let c = Contact {
+                given_name: given,
+                family_name: family,
+                emails,
+                phones: mobile.into_iter().map(|n| Phone { kind: PhoneKind::Mobile, number: n }).collect(),
+                job_title: title,
+                notes,
+                other_address: (!city.is_empty()).then(|| Address { city, ..Default::default() }),
+                ..Default::default()
+            };
+            let rec = Record::Contact(c);
+            let sch = schema(Kind::Contact, &FieldsMeta::default());
+            let (expected, _) = sch.project(&rec);
+            let (mut body, _) = to_zoho(&rec, sch.fields, &ctx(), None);
+            body.insert("id".into(), json!("1"));
+            let back = from_zoho(Kind::Contact, &Value::Object(body), &ctx()).unwrap().record;
+            proptest::prop_assert_eq!(back, expected);
+        }
+    }
 }
