@@ -2,3 +2,5 @@
 pub use crmsync_core as core;
 #[cfg(feature = "sqlite")]
 pub use crmsync_store as store;
+#[cfg(feature = "zoho")]
+pub use crmsync_zoho as zoho;
