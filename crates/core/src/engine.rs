@@ -460,6 +460,14 @@ impl Engine {
             }
         };
         self.relink_by_sync_id(kind, &mut mappings, &seen)?;
+        // After a full listing every mapping was loaded (to find what vanished); the planner only
+        // needs those that something was seen about, or that have a resolution to apply.
+        let resolved: HashSet<&SyncId> = resolutions.iter().map(|q| &q.sync_id).collect();
+        mappings.retain(|m| {
+            seen[0].contains_key(&m.zoho.id)
+                || seen[1].contains_key(&m.outlook.id)
+                || resolved.contains(&m.sync_id)
+        });
 
         // 6. Plan.
         let [zoho_seen, outlook_seen] = seen;
@@ -549,18 +557,19 @@ impl Engine {
         mappings: &mut Vec<Mapping>,
         seen: &[HashMap<String, Seen>; 2],
     ) -> Result<()> {
-        let mut held: [HashSet<String>; 2] = [HashSet::new(), HashSet::new()];
-        for m in mappings.iter() {
-            held[0].insert(m.zoho.id.clone());
-            held[1].insert(m.outlook.id.clone());
-        }
         let mut want: Vec<(usize, SyncId, String)> = vec![];
-        for i in 0..2 {
-            for (id, s) in &seen[i] {
-                if let Seen::Present(r) = s {
-                    if let Some(sid) = &r.sync_id {
-                        if !held[i].contains(id) {
-                            want.push((i, sid.clone(), id.clone()));
+        {
+            let held: [HashSet<&str>; 2] = [
+                mappings.iter().map(|m| m.zoho.id.as_str()).collect(),
+                mappings.iter().map(|m| m.outlook.id.as_str()).collect(),
+            ];
+            for i in 0..2 {
+                for (id, s) in &seen[i] {
+                    if let Seen::Present(r) = s {
+                        if let Some(sid) = &r.sync_id {
+                            if !held[i].contains(id.as_str()) {
+                                want.push((i, sid.clone(), id.clone()));
+                            }
                         }
                     }
                 }
@@ -570,9 +579,10 @@ impl Engine {
             return Ok(());
         }
         let ids: Vec<SyncId> = want.iter().map(|(_, s, _)| s.clone()).collect();
+        let wanted: HashSet<&SyncId> = ids.iter().collect();
         let mut found: HashMap<SyncId, Mapping> = mappings
             .iter()
-            .filter(|m| ids.contains(&m.sync_id))
+            .filter(|m| wanted.contains(&m.sync_id))
             .map(|m| (m.sync_id.clone(), m.clone()))
             .collect();
         for m in self.store.mappings_by_sync_ids(kind, &ids)? {
