@@ -744,43 +744,31 @@ impl<'a> Planner<'a> {
             }
         };
         let mut s = base_step(action);
-        if !to_outlook.is_empty() {
-            if let Some(src) = zr {
-                let (rec, notes) = self.schema(Side::Outlook).project(&src.record);
-                s.notes.extend(notes);
-                s.writes.push((
-                    Side::Outlook,
-                    Operation::Update {
-                        id: m.outlook.id.clone(),
-                        if_version: Some(
-                            or.map(|r| r.version.clone())
-                                .unwrap_or_else(|| m.outlook.version.clone()),
-                        ),
-                        fields: to_outlook,
-                        record: rec,
-                        stamp: None,
-                    },
-                ));
-            }
-        }
-        if !to_zoho.is_empty() {
-            if let Some(src) = or {
-                let (rec, notes) = self.schema(Side::Zoho).project(&src.record);
-                s.notes.extend(notes);
-                s.writes.push((
-                    Side::Zoho,
-                    Operation::Update {
-                        id: m.zoho.id.clone(),
-                        if_version: Some(
-                            zr.map(|r| r.version.clone())
-                                .unwrap_or_else(|| m.zoho.version.clone()),
-                        ),
-                        fields: to_zoho,
-                        record: rec,
-                        stamp: None,
-                    },
-                ));
-            }
+        // Each target gets the fields decided for it, with the values of the other side's record,
+        // guarded by the target's version as read (or as stored when this run did not read it).
+        for (target, fields, src, cur) in [
+            (Side::Outlook, to_outlook, zr, or),
+            (Side::Zoho, to_zoho, or, zr),
+        ] {
+            let Some(src) = src.filter(|_| !fields.is_empty()) else {
+                continue;
+            };
+            let (rec, notes) = self.schema(target).project(&src.record);
+            s.notes.extend(notes);
+            let st = m.side(target);
+            s.writes.push((
+                target,
+                Operation::Update {
+                    id: st.id.clone(),
+                    if_version: Some(
+                        cur.map(|r| r.version.clone())
+                            .unwrap_or_else(|| st.version.clone()),
+                    ),
+                    fields,
+                    record: rec,
+                    stamp: None,
+                },
+            ));
         }
         s.store = Some(self.next_mapping(m, z, o, to_zoho, to_outlook, held));
         if !held.is_empty() {
