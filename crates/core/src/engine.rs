@@ -124,6 +124,11 @@ pub struct SyncOutcome {
     pub plans: Vec<Plan>,
 }
 
+enum PullError {
+    Connector(ConnectorError),
+    Store(crate::error::StoreError),
+}
+
 /// The sync engine.
 #[derive(Clone)]
 pub struct Engine {
@@ -152,8 +157,16 @@ pub fn scope_of(kind: Kind, settings: &KindSettings, now: DateTime<Utc>) -> Scop
 struct Pulled {
     full: bool,
     items: HashMap<String, ChangeItem>,
-    seen: HashSet<String>,
+    /// After a full listing: every mapped id of this side with its stored version, whether its
+    /// mapping is dormant, and whether the listing returned it.
+    index: HashMap<String, IndexEntry>,
     cursor: Option<Cursor>,
+}
+
+struct IndexEntry {
+    version: String,
+    dormant: bool,
+    listed: bool,
 }
 
 impl Engine {
@@ -292,33 +305,15 @@ impl Engine {
                 cursors[i] = self.store.cursor(kind, side, &fingerprints[i])?;
             }
         }
-        let need_all = cursors.iter().any(|c| c.is_none());
-        let mut all_mappings: Option<Vec<Mapping>> = if need_all {
-            Some(self.store.mappings(kind)?)
-        } else {
-            None
-        };
         let mut pulled = Vec::with_capacity(2);
         for (i, side) in Side::BOTH.into_iter().enumerate() {
-            let versions: Option<HashMap<&str, &str>> = all_mappings.as_ref().map(|ms| {
-                ms.iter()
-                    .filter(|m| m.dormant.is_none())
-                    .map(|m| {
-                        let st = m.side(side);
-                        (st.id.as_str(), st.version.as_str())
-                    })
-                    .collect()
-            });
-            match self
-                .pull(kind, side, &scope, cursors[i].clone(), versions.as_ref())
-                .await
-            {
+            match self.pull(kind, side, &scope, cursors[i].clone()).await {
                 Ok(p) => pulled.push(p),
-                Err(e) => return self.kind_failed(kr, SyncError::Connector { side, error: e }),
+                Err(PullError::Connector(e)) => {
+                    return self.kind_failed(kr, SyncError::Connector { side, error: e })
+                }
+                Err(PullError::Store(e)) => return Err(e.into()),
             }
-        }
-        if pulled.iter().any(|p| p.full) && all_mappings.is_none() {
-            all_mappings = Some(self.store.mappings(kind)?);
         }
         for (i, side) in Side::BOTH.into_iter().enumerate() {
             if pulled[i].full {
@@ -343,12 +338,9 @@ impl Engine {
                 }
             }
             if p.full {
-                if let Some(ms) = &all_mappings {
-                    for m in ms.iter().filter(|m| m.dormant.is_none()) {
-                        let id = &m.side(side).id;
-                        if !p.seen.contains(id) && !seen[i].contains_key(id) {
-                            vanished.push(id.clone());
-                        }
+                for (id, e) in &p.index {
+                    if !e.listed && !e.dormant && !seen[i].contains_key(id) {
+                        vanished.push(id.clone());
                     }
                 }
             }
@@ -443,31 +435,30 @@ impl Engine {
         }
 
         // 5. The mappings involved.
-        let mut mappings: Vec<Mapping> = match all_mappings {
-            Some(ms) => ms,
-            None => {
-                let mut by_sync: HashMap<SyncId, Mapping> = HashMap::new();
-                for (i, side) in Side::BOTH.into_iter().enumerate() {
-                    let ids: Vec<String> = seen[i].keys().cloned().collect();
-                    for m in self.store.mappings_by_ids(kind, side, &ids)? {
-                        by_sync.insert(m.sync_id.clone(), m);
-                    }
+        let mut mappings: Vec<Mapping> = {
+            let mut by_sync: HashMap<SyncId, Mapping> = HashMap::new();
+            for (i, side) in Side::BOTH.into_iter().enumerate() {
+                // After a full listing only ids the index knows can have a mapping.
+                let ids: Vec<String> = seen[i]
+                    .keys()
+                    .filter(|id| !pulled[i].full || pulled[i].index.contains_key(*id))
+                    .cloned()
+                    .collect();
+                if ids.is_empty() {
+                    continue;
                 }
-                for m in resolution_maps {
+                for m in self.store.mappings_by_ids(kind, side, &ids)? {
                     by_sync.insert(m.sync_id.clone(), m);
                 }
-                by_sync.into_values().collect()
             }
+            for m in resolution_maps {
+                by_sync.insert(m.sync_id.clone(), m);
+            }
+            let mut v: Vec<Mapping> = by_sync.into_values().collect();
+            v.sort_by(|a, b| a.sync_id.cmp(&b.sync_id));
+            v
         };
         self.relink_by_sync_id(kind, &mut mappings, &seen)?;
-        // After a full listing every mapping was loaded (to find what vanished); the planner only
-        // needs those that something was seen about, or that have a resolution to apply.
-        let resolved: HashSet<&SyncId> = resolutions.iter().map(|q| &q.sync_id).collect();
-        mappings.retain(|m| {
-            seen[0].contains_key(&m.zoho.id)
-                || seen[1].contains_key(&m.outlook.id)
-                || resolved.contains(&m.sync_id)
-        });
 
         // 6. Plan.
         let [zoho_seen, outlook_seen] = seen;
@@ -492,8 +483,12 @@ impl Engine {
 
         // 7. Guard.
         let deletions = plan.deletions() as u64;
-        let mapped = self.store.mapping_count(kind)? as u64;
         let g = settings.guard;
+        let mapped = if g.enabled && !opts.force && deletions > g.min_count as u64 {
+            self.store.mapping_count(kind)? as u64
+        } else {
+            0
+        };
         if g.enabled
             && !opts.force
             && deletions > g.min_count as u64
@@ -616,14 +611,13 @@ impl Engine {
         side: Side,
         scope: &Scope,
         cursor: Option<Cursor>,
-        versions: Option<&HashMap<&str, &str>>,
-    ) -> std::result::Result<Pulled, ConnectorError> {
+    ) -> std::result::Result<Pulled, PullError> {
         let conn = self.conn(side);
         if let Some(cur) = cursor {
             let mut p = Pulled {
                 full: false,
                 items: HashMap::new(),
-                seen: HashSet::new(),
+                index: HashMap::new(),
                 cursor: None,
             };
             let mut page = None;
@@ -653,15 +647,33 @@ impl Engine {
                         }
                     }
                     Err(e) if e.kind == ConnectorErrorKind::CursorExpired => break,
-                    Err(e) => return Err(e),
+                    Err(e) => return Err(PullError::Connector(e)),
                 }
             }
         }
         // Full listing. An interrupted listing is never diffed: any error fails the kind.
+        // Only ids and versions of the mappings are loaded; whole mappings are loaded later for
+        // the few records that changed.
+        let index: HashMap<String, IndexEntry> = self
+            .store
+            .side_index(kind, side)
+            .map_err(PullError::Store)?
+            .into_iter()
+            .map(|(id, version, dormant)| {
+                (
+                    id,
+                    IndexEntry {
+                        version,
+                        dormant,
+                        listed: false,
+                    },
+                )
+            })
+            .collect();
         let mut p = Pulled {
             full: true,
             items: HashMap::new(),
-            seen: HashSet::new(),
+            index,
             cursor: None,
         };
         let mut page = None;
@@ -671,18 +683,17 @@ impl Engine {
                 scope: scope.clone(),
                 page: page.take(),
             };
-            let pg = conn.list(&req).await?;
+            let pg = conn.list(&req).await.map_err(PullError::Connector)?;
             for item in pg.items {
                 count += 1;
                 if let ChangeItem::Upsert(r) = &item {
-                    p.seen.insert(r.id.clone());
-                    // Unchanged since the last sync: nothing to plan, keep only the id.
-                    if versions
-                        .and_then(|v| v.get(r.id.as_str()))
-                        .is_some_and(|v| *v == r.version && !v.is_empty())
-                    {
-                        p.items.remove(&r.id);
-                        continue;
+                    if let Some(e) = p.index.get_mut(&r.id) {
+                        e.listed = true;
+                        // Unchanged since the last sync: nothing to plan.
+                        if !e.dormant && e.version == r.version && !e.version.is_empty() {
+                            p.items.remove(&r.id);
+                            continue;
+                        }
                     }
                 }
                 p.items.insert(item.id().to_string(), item);

@@ -283,10 +283,16 @@ impl fmt::Debug for FieldHashes {
 impl FieldHashes {
     /// Hashes every field of a record.
     pub fn of(record: &Record) -> FieldHashes {
+        // One encoding buffer for all fields: hashing is on the hot path of every sync.
+        let mut e = Enc(Vec::with_capacity(128));
         FieldHashes(
             Field::of(record.kind())
                 .iter()
-                .map(|f| field_hash(record, *f))
+                .map(|f| {
+                    e.0.clear();
+                    encode_field(&mut e, record, *f);
+                    xxhash_rust::xxh3::xxh3_64(&e.0)
+                })
                 .collect(),
         )
     }
@@ -342,16 +348,23 @@ impl FieldHashes {
 
 /// Normalises free text for comparison: trims, unifies line endings, drops trailing spaces.
 pub fn norm_text(s: &str) -> String {
+    norm_text_cow(s).into_owned()
+}
+
+/// [`norm_text`] without an allocation in the common case (nothing to change but the ends).
+fn norm_text_cow(s: &str) -> std::borrow::Cow<'_, str> {
     let s = s.trim();
     if !s.contains('\r') && !s.contains(" \n") {
-        return s.to_string();
+        return std::borrow::Cow::Borrowed(s);
     }
-    s.replace("\r\n", "\n")
-        .replace('\r', "\n")
-        .lines()
-        .map(|l| l.trim_end())
-        .collect::<Vec<_>>()
-        .join("\n")
+    std::borrow::Cow::Owned(
+        s.replace("\r\n", "\n")
+            .replace('\r', "\n")
+            .lines()
+            .map(|l| l.trim_end())
+            .collect::<Vec<_>>()
+            .join("\n"),
+    )
 }
 
 /// Normalises an e-mail address: trimmed and lower-cased (addresses compare case-insensitively).
@@ -366,7 +379,7 @@ struct Enc(Vec<u8>);
 impl Enc {
     fn text(&mut self, s: &str) {
         self.0.push(b's');
-        self.0.extend_from_slice(norm_text(s).as_bytes());
+        self.0.extend_from_slice(norm_text_cow(s).as_bytes());
         self.0.push(0x1f);
     }
     fn raw(&mut self, s: &str) {
@@ -427,13 +440,17 @@ fn phones_sorted(p: &[Phone]) -> Vec<(PhoneKind, String)> {
 /// The stable hash of one field of a record (normalised: see the module docs).
 pub fn field_hash(record: &Record, field: Field) -> u64 {
     let mut e = Enc(Vec::with_capacity(64));
+    encode_field(&mut e, record, field);
+    e.finish()
+}
+
+fn encode_field(e: &mut Enc, record: &Record, field: Field) {
     e.int(field as i64);
     match record {
-        Record::Contact(c) => contact_field(&mut e, c, field),
-        Record::Task(t) => task_field(&mut e, t, field),
-        Record::Event(v) => event_field(&mut e, v, field),
+        Record::Contact(c) => contact_field(e, c, field),
+        Record::Task(t) => task_field(e, t, field),
+        Record::Event(v) => event_field(e, v, field),
     }
-    e.finish()
 }
 
 fn contact_field(e: &mut Enc, c: &Contact, f: Field) {
@@ -445,15 +462,14 @@ fn contact_field(e: &mut Enc, c: &Contact, f: Field) {
             e.text(&c.display());
         }
         Field::Emails => {
-            let v: Vec<String> = c
-                .emails
-                .iter()
-                .map(|s| norm_email(s))
-                .filter(|s| !s.is_empty())
-                .collect();
-            e.list(v.len());
-            for s in &v {
-                e.raw(s);
+            let n = c.emails.iter().filter(|s| !s.trim().is_empty()).count();
+            e.list(n);
+            for s in c.emails.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+                if s.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()) {
+                    e.raw(&s.to_lowercase());
+                } else {
+                    e.raw(s);
+                }
             }
         }
         Field::Phones => {

@@ -734,6 +734,23 @@ impl StateStore for MemoryStore {
         Ok(v)
     }
 
+    fn side_index(
+        &self,
+        kind: Kind,
+        side: Side,
+    ) -> Result<Vec<(String, String, bool)>, StoreError> {
+        Ok(self
+            .inner()
+            .mappings
+            .values()
+            .filter(|m| m.kind == kind)
+            .map(|m| {
+                let st = m.side(side);
+                (st.id.clone(), st.version.clone(), m.dormant.is_some())
+            })
+            .collect())
+    }
+
     fn mappings_by_ids(
         &self,
         kind: Kind,

@@ -159,6 +159,23 @@ impl Commit {
 pub trait StateStore: Send + Sync {
     /// Every mapping of a kind (full listings, the guard).
     fn mappings(&self, kind: Kind) -> Result<Vec<Mapping>, StoreError>;
+    /// Every mapping's id and version on one side, with whether the mapping is dormant: what a
+    /// full listing is diffed against, without loading whole mappings.
+    fn side_index(
+        &self,
+        kind: Kind,
+        side: Side,
+    ) -> Result<Vec<(String, String, bool)>, StoreError> {
+        Ok(self
+            .mappings(kind)?
+            .into_iter()
+            .map(|m| {
+                let dormant = m.dormant.is_some();
+                let st = m.side(side);
+                (st.id.clone(), st.version.clone(), dormant)
+            })
+            .collect())
+    }
     /// The mappings holding any of these ids on `side`.
     fn mappings_by_ids(
         &self,

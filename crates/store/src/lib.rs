@@ -614,6 +614,27 @@ impl StateStore for SqliteStore {
         self.mappings_where(kind, "sync_id", &ids)
     }
 
+    fn side_index(
+        &self,
+        kind: Kind,
+        side: Side,
+    ) -> Result<Vec<(String, String, bool)>, StoreError> {
+        let conn = self.conn();
+        let sql = match side {
+            Side::Zoho => {
+                "SELECT zoho_id, zoho_version, dormant IS NOT NULL FROM mappings WHERE kind = ?1"
+            }
+            Side::Outlook => {
+                "SELECT outlook_id, outlook_version, dormant IS NOT NULL FROM mappings WHERE kind = ?1"
+            }
+        };
+        let mut stmt = conn.prepare_cached(sql).db()?;
+        let rows = stmt
+            .query_map([kind_code(kind)], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .db()?;
+        rows.collect::<Result<_, _>>().db()
+    }
+
     fn mapping_count(&self, kind: Kind) -> Result<usize, StoreError> {
         let conn = self.conn();
         let mut stmt = conn
