@@ -83,6 +83,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             None,
         ));
     }
+    // What the two in-memory services hold before any sync, for reading peak_rss_mib.
+    println!(
+        "{{\"records\":{n},\"phase\":\"setup\",\"seconds\":0,\"writes\":0,\"peak_rss_mib\":{:.1}}}",
+        peak_rss_mib()
+    );
     let mut settings = Settings::default();
     settings.tasks.enabled = false;
     settings.events.enabled = false;

@@ -797,11 +797,12 @@ impl Engine {
         }
 
         // Writes, grouped per side and cut into batches.
-        let mut per_side: [Vec<(usize, Operation)>; 2] = [vec![], vec![]];
+        // Operations are borrowed from the plan and cloned once, when their batch is sent.
+        let mut per_side: [Vec<(usize, &Operation)>; 2] = [vec![], vec![]];
         let mut remaining: Vec<usize> = vec![0; plan.steps.len()];
         for (i, step) in plan.steps.iter().enumerate() {
             for (side, op) in &step.writes {
-                per_side[if *side == Side::Zoho { 0 } else { 1 }].push((i, op.clone()));
+                per_side[if *side == Side::Zoho { 0 } else { 1 }].push((i, op));
                 remaining[i] += 1;
             }
         }
@@ -815,7 +816,7 @@ impl Engine {
         for (si, side) in Side::BOTH.into_iter().enumerate() {
             let caps = self.conn(side).capabilities();
             let ops = std::mem::take(&mut per_side[si]);
-            let batches: Vec<Vec<(usize, Operation)>> = ops
+            let batches: Vec<Vec<(usize, &Operation)>> = ops
                 .chunks(caps.max_batch.max(1))
                 .map(|c| c.to_vec())
                 .collect();
@@ -856,7 +857,7 @@ impl Engine {
                                 return (side, batch, Some(Err(Err(e))));
                             }
                         }
-                        let ops: Vec<Operation> = batch.iter().map(|(_, o)| o.clone()).collect();
+                        let ops: Vec<Operation> = batch.iter().map(|(_, o)| (*o).clone()).collect();
                         let res = conn.apply(scope, ops).await;
                         (side, batch, Some(res.map_err(Ok)))
                     }

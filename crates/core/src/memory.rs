@@ -317,14 +317,17 @@ impl MemoryConnector {
         Ok(())
     }
 
-    fn apply_one(inner: &mut Inner, name: &str, op: &Operation) -> OpResult {
+    fn apply_one(inner: &mut Inner, name: &str, op: Operation) -> OpResult {
         if let Some(rule) = &inner.fail_rule {
-            if let Some(e) = rule(op) {
+            if let Some(e) = rule(&op) {
                 return Err(e);
             }
         }
-        match op {
-            Operation::Create { sync_id, record } => {
+        match &op {
+            Operation::Create { .. } => {
+                let Operation::Create { sync_id, record } = op else {
+                    unreachable!("matched above")
+                };
                 let (version, at) = Self::bump(inner);
                 inner.next_id += 1;
                 let id = format!("{name}-{}", inner.next_id);
@@ -334,9 +337,9 @@ impl MemoryConnector {
                         id: id.clone(),
                         version: version.clone(),
                         container: None,
-                        sync_id: Some(sync_id.clone()),
+                        sync_id: Some(sync_id),
                         modified_at: at,
-                        record: record.clone(),
+                        record,
                     },
                 );
                 Self::touch(inner, &id);
@@ -413,7 +416,7 @@ impl MemoryConnector {
         }
     }
 
-    fn apply_sync(&self, scope: &Scope, ops: &[Operation]) -> (Vec<OpResult>, Option<usize>) {
+    fn apply_sync(&self, scope: &Scope, ops: Vec<Operation>) -> (Vec<OpResult>, Option<usize>) {
         let mut inner = self.inner();
         let mut crash_at = None;
         if let Some(budget) = inner.crash_budget {
@@ -426,12 +429,13 @@ impl MemoryConnector {
             }
         }
         let mut out = Vec::with_capacity(ops.len());
-        for (n, op) in ops.iter().enumerate() {
+        for (n, op) in ops.into_iter().enumerate() {
             if crash_at == Some(n) {
                 break;
             }
+            let create = matches!(op, Operation::Create { .. });
             let mut r = Self::apply_one(&mut inner, &self.name, op);
-            if let (Ok(w), Operation::Create { .. }) = (&mut r, op) {
+            if let (Ok(w), true) = (&mut r, create) {
                 if let Some(rec) = inner.records.get_mut(&w.id) {
                     if self.containers {
                         rec.container = scope.container.clone();
@@ -639,7 +643,7 @@ impl Connector for MemoryConnector {
                 format!("batch of {} exceeds the limit of {max}", ops.len()),
             ));
         }
-        let (out, crash_at) = self.apply_sync(scope, &ops);
+        let (out, crash_at) = self.apply_sync(scope, ops);
         if crash_at.is_some() {
             self.crashed.store(true, Ordering::SeqCst);
             // The process "dies" here: the caller never hears back.
