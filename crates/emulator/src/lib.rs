@@ -3,3 +3,7 @@
 //! Both servers bind `127.0.0.1` only and are driven by the real connectors over real HTTP.
 //! Architecture Invariant: nothing here is shared with the connector crates; the emulator is a
 //! second, independent reading of the public API documentation.
+
+pub mod graph;
+
+pub use graph::{ControlError, GraphConfig, GraphCounters, GraphEmulator, GraphFaults, GraphUser};
