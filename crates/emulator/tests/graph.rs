@@ -1018,3 +1018,59 @@ async fn paging_with_top_and_next_link() {
     assert_eq!(p2["value"].as_array().unwrap().len(), 3);
     assert!(p2.get("@odata.nextLink").is_none());
 }
+
+#[tokio::test]
+async fn delta_replays_on_demand_and_batch_items_share_the_mailbox_limit() {
+    let t = start().await;
+    let f = t.emu.default_contact_folder();
+    for i in 0..6 {
+        t.emu
+            .insert_contact(&f, json!({"givenName": format!("R{i}")}))
+            .unwrap();
+    }
+    t.emu.set_faults(GraphFaults {
+        delta_replay_rate: 1.0,
+        ..GraphFaults::default()
+    });
+    let (rows, _, _) = walk_delta(&t, "/me/contacts/delta", "odata.maxpagesize=50").await;
+    assert_eq!(rows.len(), 12, "every item repeated once");
+    let distinct: std::collections::HashSet<&str> =
+        rows.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(distinct.len(), 6);
+
+    t.emu.set_faults(GraphFaults {
+        latency_ms: 300,
+        ..GraphFaults::default()
+    });
+    let reqs: Vec<Value> = (0..4)
+        .map(|i| json!({"id": i.to_string(), "method": "GET", "url": "/me"}))
+        .collect();
+    let batch = |t: &T| {
+        let http = t.http.clone();
+        let url = t.url("/$batch");
+        let tok = t.token.clone();
+        let body = json!({"requests": reqs.clone()});
+        tokio::spawn(async move {
+            http.post(url)
+                .bearer_auth(tok)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        })
+    };
+    let (a, b) = (batch(&t), batch(&t));
+    let (a, b) = (a.await.unwrap(), b.await.unwrap());
+    let limited = [a, b]
+        .iter()
+        .flat_map(|r| r["responses"].as_array().unwrap().clone())
+        .filter(|x| x["status"] == 429 && x["body"]["error"]["code"] == "ApplicationThrottled")
+        .count();
+    assert!(
+        limited >= 1,
+        "two full batches at once exceed 4 concurrent requests"
+    );
+}

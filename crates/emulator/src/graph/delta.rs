@@ -239,6 +239,17 @@ fn run(st: &mut State, base: &str, req: &Req, tok: DeltaToken, kind: Kind) -> Re
         }
     }
     let more = entries.next().is_some();
+    // Delta rounds may repeat an item (documented); the knob makes that happen on demand.
+    let replay = st.faults.delta_replay_rate;
+    if replay > 0.0 {
+        let mut extra = Vec::new();
+        for r in &rows {
+            if r.get("@removed").is_none() && st.roll(replay) {
+                extra.push(r.clone());
+            }
+        }
+        rows.extend(extra);
+    }
     let link_key;
     let new_tok = if more {
         link_key = "@odata.nextLink";

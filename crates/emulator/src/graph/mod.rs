@@ -85,6 +85,8 @@ pub struct GraphFaults {
     pub concurrency_limit: Option<usize>,
     /// After this many more delta pages, every delta/next link issued so far answers 410.
     pub expire_delta_after_pages: Option<u32>,
+    /// Share of changed items a delta page repeats (the docs allow repeats within a round).
+    pub delta_replay_rate: f64,
 }
 
 impl Default for GraphFaults {
@@ -97,6 +99,7 @@ impl Default for GraphFaults {
             drop_rate: 0.0,
             concurrency_limit: Some(4),
             expire_delta_after_pages: None,
+            delta_replay_rate: 0.0,
         }
     }
 }
