@@ -1086,19 +1086,10 @@ fn occurrence(
     };
     match req.method.as_str() {
         "GET" => {
-            let out = render_any(
-                st,
-                item,
-                &RenderOpts {
-                    expand: Vec::new(),
-                    ..opts.clone()
-                },
-            );
             let mut occ_json = render_with(st, item, &opts, Some(&occ));
             if let Some(sel) = &opts.select {
                 super::odata::apply_select(&mut occ_json, sel);
             }
-            let _ = out;
             single(base, req, 200, occ_json)
         }
         "DELETE" => {
