@@ -187,14 +187,21 @@ impl GraphClient {
         loop {
             attempt += 1;
             let token = self.auth.access_token(failed_token.as_ref()).await?;
+            // Graph reads one Prefer header with comma-separated preferences: merge ours.
+            let mut prefer = PREFER.to_string();
             let mut req = self
                 .http
                 .request(method.clone(), &url)
-                .bearer_auth(token.expose())
-                .header("Prefer", PREFER);
+                .bearer_auth(token.expose());
             for (k, v) in headers {
-                req = req.header(*k, v);
+                if k.eq_ignore_ascii_case("prefer") {
+                    prefer.push_str(", ");
+                    prefer.push_str(v);
+                } else {
+                    req = req.header(*k, v);
+                }
             }
+            req = req.header("Prefer", prefer);
             if let Some(b) = body {
                 req = req.json(b);
             }
@@ -294,9 +301,15 @@ impl GraphClient {
                 let body = json!({
                     "requests": pending.iter().map(|&i| {
                         let r = &chunk[i];
+                        // Sub-requests do not inherit the envelope's headers.
                         let mut h = serde_json::Map::new();
+                        h.insert("Prefer".into(), Value::String(PREFER.into()));
                         for (k, v) in &r.headers {
-                            h.insert(k.clone(), Value::String(v.clone()));
+                            if k.eq_ignore_ascii_case("prefer") {
+                                h.insert("Prefer".into(), Value::String(format!("{PREFER}, {v}")));
+                            } else {
+                                h.insert(k.clone(), Value::String(v.clone()));
+                            }
                         }
                         let mut item = json!({"id": i.to_string(), "method": r.method.as_str(), "url": r.url});
                         if let Some(b) = &r.body {

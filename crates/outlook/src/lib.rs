@@ -19,10 +19,12 @@
 //! Architecture Invariant: only this crate knows Graph's JSON.
 
 pub mod auth;
+pub mod connector;
 pub mod error;
 pub mod http;
 pub mod mapping;
 
 pub use auth::{Auth, AuthConfig, DeviceCode, Pkce};
+pub use connector::{OutlookConnector, OutlookOptions};
 pub use error::{Error, Result};
 pub use http::GraphClient;

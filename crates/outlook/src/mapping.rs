@@ -74,7 +74,12 @@ pub fn parse_local(s: &str) -> Option<NaiveDateTime> {
 }
 
 fn fmt_local(n: NaiveDateTime) -> String {
-    n.format("%Y-%m-%dT%H:%M:%S%.7f").to_string()
+    // Graph writes 7 fractional digits (100 ns ticks); chrono has no `%.7f`.
+    format!(
+        "{}.{:07}",
+        n.format("%Y-%m-%dT%H:%M:%S"),
+        n.and_utc().timestamp_subsec_nanos() / 100
+    )
 }
 
 /// An IANA zone for a Graph `timeZone` (Windows name, IANA name or `UTC`), via CLDR's
@@ -259,7 +264,7 @@ pub fn contact_from_graph(v: &Value) -> Contact {
         .and_then(|b| DateTime::parse_from_rfc3339(b).ok())
         // Round to the nearest midnight: clients store birthdays at local midnight or noon.
         .map(|t| (t.with_timezone(&Utc) + Duration::hours(12)).date_naive());
-    Contact {
+    let mut c = Contact {
         given_name: s(v, "givenName"),
         middle_name: s(v, "middleName"),
         family_name: s(v, "surname"),
@@ -275,7 +280,14 @@ pub fn contact_from_graph(v: &Value) -> Contact {
         birthday,
         notes: s(v, "personalNotes"),
         categories: strs(v, "categories"),
+    };
+    // A display name that is just the parts joined is the derived one: keep it empty so the
+    // canonical "derive from the parts" round-trips.
+    let display = std::mem::take(&mut c.display_name);
+    if display.trim() != c.display() {
+        c.display_name = display;
     }
+    c
 }
 
 /// Canonical → the Graph contact properties of the given fields.
@@ -287,11 +299,8 @@ pub fn contact_to_graph(c: &Contact, fields: FieldSet) -> Value {
                 m.insert("givenName".into(), json!(c.given_name));
                 m.insert("middleName".into(), json!(c.middle_name));
                 m.insert("surname".into(), json!(c.family_name));
-                if !c.display_name.is_empty() {
-                    m.insert("displayName".into(), json!(c.display_name));
-                } else {
-                    m.insert("displayName".into(), json!(c.display()));
-                }
+                // An empty display name means "derive from the parts" (Outlook does).
+                m.insert("displayName".into(), json!(c.display()));
             }
             Field::Emails => {
                 let e: Vec<Value> = c

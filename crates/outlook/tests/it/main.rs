@@ -2,3 +2,8 @@
 #![allow(clippy::unwrap_used)] // Test helpers panic on purpose: a failed call is a failed test.
 
 mod auth;
+mod contacts;
+mod engine;
+mod events;
+mod support;
+mod tasks;
