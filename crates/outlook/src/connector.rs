@@ -49,6 +49,8 @@ pub struct OutlookConnector {
     /// Task id → sync id, remembered from reads: a To Do task gets a new id when moved, so a
     /// vanished task is looked for in the other lists by its sync id.
     task_sync_ids: Mutex<HashMap<String, SyncId>>,
+    /// Master categories known to exist (so writes carrying them show coloured in Outlook).
+    known_categories: Mutex<BTreeSet<String>>,
 }
 
 impl std::fmt::Debug for OutlookConnector {
@@ -87,6 +89,7 @@ impl OutlookConnector {
             opts,
             defaults: Mutex::new(HashMap::new()),
             task_sync_ids: Mutex::new(HashMap::new()),
+            known_categories: Mutex::new(BTreeSet::new()),
         }
     }
 
@@ -97,6 +100,7 @@ impl OutlookConnector {
             opts,
             defaults: Mutex::new(HashMap::new()),
             task_sync_ids: Mutex::new(HashMap::new()),
+            known_categories: Mutex::new(BTreeSet::new()),
         }
     }
 
@@ -543,6 +547,38 @@ impl OutlookConnector {
         Ok(out)
     }
 
+    /// Makes sure the master list holds the categories that events about to be written carry
+    /// (the engine stamps "Zoho" on events it creates); one listing per connector lifetime.
+    async fn ensure_categories_of(&self, ops: &[Operation]) -> Result<(), ConnectorError> {
+        let mut wanted = BTreeSet::new();
+        for op in ops {
+            if let Operation::Create {
+                record: Record::Event(e),
+                ..
+            }
+            | Operation::Update {
+                record: Record::Event(e),
+                ..
+            } = op
+            {
+                wanted.extend(e.categories.iter().cloned());
+            }
+        }
+        let missing: Vec<String> = {
+            let known = self.known_categories.lock().map_err(|_| {
+                ConnectorError::new(crmsync_core::ConnectorErrorKind::Other, "lock poisoned")
+            })?;
+            wanted.into_iter().filter(|c| !known.contains(c)).collect()
+        };
+        for name in missing {
+            self.ensure_category(&name).await?;
+            if let Ok(mut k) = self.known_categories.lock() {
+                k.insert(name);
+            }
+        }
+        Ok(())
+    }
+
     async fn find_task_link(&self, sync_id: &SyncId, except: &str) -> Result<bool> {
         for l in self.collect("/me/todo/lists").await? {
             let Some(lid) = l.get("id").and_then(Value::as_str) else {
@@ -791,6 +827,9 @@ impl Connector for OutlookConnector {
                 ),
             },
         };
+        if scope.kind == Kind::Event {
+            self.ensure_categories_of(&ops).await?;
+        }
         let mut reqs: Vec<BatchRequest> = ops
             .iter()
             .map(|op| self.op_request(scope, op, &create_base, &item_base))

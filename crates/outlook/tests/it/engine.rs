@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crmsync_core::memory::{fixed_now, MemoryConnector, MemoryStore};
-use crmsync_core::{Contact, Engine, Kind, Record, Settings, SyncOptions};
+use crmsync_core::{Connector, Contact, Engine, Kind, Record, Settings, SyncOptions};
 use serde_json::json;
 
 use crate::support::start;
@@ -61,4 +61,144 @@ async fn contacts_converge_and_a_second_sync_writes_nothing() {
         0,
         "no writes on the second sync: {counters:?}"
     );
+}
+
+fn counts_of(out: &crmsync_core::SyncOutcome, kind: Kind) -> crmsync_core::Counts {
+    out.report
+        .kinds
+        .iter()
+        .find(|k| k.kind == kind)
+        .map(|k| k.counts.clone())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn tasks_and_events_sync_both_ways_with_the_category_filter() {
+    use chrono::{Duration, NaiveDate};
+    use crmsync_core::{Event, Task};
+
+    let t = start().await;
+    let now = fixed_now();
+    let cal = t.emu.default_calendar();
+    let list = t.emu.default_task_list();
+    let start_at = |d: i64| {
+        (now + Duration::days(d))
+            .format("%Y-%m-%dT10:00:00")
+            .to_string()
+    };
+    let end_at = |d: i64| {
+        (now + Duration::days(d))
+            .format("%Y-%m-%dT11:00:00")
+            .to_string()
+    };
+    let tagged = t
+        .emu
+        .insert_event(
+            &cal,
+            json!({"subject": "tagged", "categories": ["Zoho"],
+            "start": {"dateTime": start_at(3), "timeZone": "China Standard Time"},
+            "end": {"dateTime": end_at(3), "timeZone": "China Standard Time"}}),
+        )
+        .unwrap();
+    t.emu
+        .insert_event(
+            &cal,
+            json!({"subject": "untagged",
+            "start": {"dateTime": start_at(4), "timeZone": "UTC"},
+            "end": {"dateTime": end_at(4), "timeZone": "UTC"}}),
+        )
+        .unwrap();
+    t.emu
+        .insert_task(&list, json!({"title": "from outlook", "dueDateTime": {"dateTime": "2025-12-01T00:00:00", "timeZone": "UTC"}}))
+        .unwrap();
+
+    let zoho = Arc::new(MemoryConnector::new("zoho", 100).without_containers());
+    zoho.insert(
+        Record::Task(Task {
+            title: "from zoho".into(),
+            due: NaiveDate::from_ymd_opt(2025, 12, 2),
+            ..Default::default()
+        }),
+        None,
+    );
+    zoho.insert(
+        Record::Event(Event {
+            title: "zoho meeting".into(),
+            start: now + Duration::days(5),
+            end: now + Duration::days(5) + Duration::hours(1),
+            time_zone: "America/New_York".into(),
+            ..Default::default()
+        }),
+        None,
+    );
+    let engine = Engine::new(zoho.clone(), t.conn.clone(), Arc::new(MemoryStore::new()));
+    let mut settings = Settings::default();
+    settings.contacts.enabled = false;
+    let opts = SyncOptions::default();
+    let first = engine.sync(&settings, &opts, now).await.unwrap();
+    assert!(
+        first
+            .report
+            .kinds
+            .iter()
+            .all(|k| k.errors.is_empty() && k.failure.is_none()),
+        "{:?}",
+        first.report
+    );
+    assert_eq!(zoho.records(Kind::Task).len(), 2);
+    assert_eq!(t.emu.tasks(&list).len(), 2);
+    let zoho_events: Vec<_> = zoho
+        .records(Kind::Event)
+        .into_iter()
+        .map(|r| r.record.title())
+        .collect();
+    assert!(
+        zoho_events.contains(&"tagged".to_string()),
+        "{zoho_events:?}"
+    );
+    assert!(
+        !zoho_events.contains(&"untagged".to_string()),
+        "the category filter holds"
+    );
+    let created = t
+        .emu
+        .events(&cal)
+        .into_iter()
+        .find(|e| e["subject"] == "zoho meeting")
+        .unwrap();
+    assert!(created["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c == "Zoho"));
+    assert!(t
+        .conn
+        .categories()
+        .await
+        .unwrap()
+        .iter()
+        .any(|c| c == "Zoho"));
+
+    t.emu.reset_counters();
+    let second = engine.sync(&settings, &opts, now).await.unwrap();
+    for kind in [Kind::Task, Kind::Event] {
+        assert_eq!(counts_of(&second, kind).writes, 0, "{:?}", second.report);
+    }
+    assert_eq!(t.emu.counters().batch_items(), 0);
+
+    // The category is removed in Outlook: the event leaves the scope; the Zoho copy stays.
+    let id = tagged["@emulator.immutableId"].as_str().unwrap();
+    t.emu.update_event(id, json!({"categories": []})).unwrap();
+    let third = engine.sync(&settings, &opts, now).await.unwrap();
+    let c = counts_of(&third, Kind::Event);
+    assert_eq!(
+        (c.deleted_in_zoho, c.unlinked),
+        (0, 1),
+        "{:?}",
+        third.report
+    );
+    assert!(zoho
+        .records(Kind::Event)
+        .iter()
+        .any(|r| r.record.title() == "tagged"));
 }
