@@ -94,26 +94,59 @@ pub fn zone(name: &str) -> Option<chrono_tz::Tz> {
     }
     let iana = localzone::win_zone_to_iana(name, Some("001"))
         .or_else(|| localzone::win_zone_to_iana(name, None))?;
+    // CLDR still names some zones by their deprecated aliases: answer the current name.
+    let iana = CLDR_ALIASES
+        .iter()
+        .take(DEPRECATED_ALIASES)
+        .find(|(_, old)| *old == iana)
+        .map_or(iana, |(modern, _)| *modern);
     iana.parse().ok()
 }
 
-/// The Windows zone name Graph answers with, for an IANA name (`UTC` for UTC and unknowns).
-pub fn windows_zone(iana: &str) -> String {
+/// How many of the first [`CLDR_ALIASES`] are renames (old name deprecated), mapped back to the
+/// current name when reading.
+const DEPRECATED_ALIASES: usize = 8;
+
+/// Modern IANA names that CLDR's windowsZones lists under an older alias (renames first).
+const CLDR_ALIASES: &[(&str, &str)] = &[
+    ("Europe/Kyiv", "Europe/Kiev"),
+    ("America/Nuuk", "America/Godthab"),
+    ("Atlantic/Faroe", "Atlantic/Faeroe"),
+    ("Pacific/Kanton", "Pacific/Enderbury"),
+    ("Asia/Kolkata", "Asia/Calcutta"),
+    ("Asia/Kathmandu", "Asia/Katmandu"),
+    ("Asia/Yangon", "Asia/Rangoon"),
+    ("Asia/Ho_Chi_Minh", "Asia/Saigon"),
+    ("Asia/Chongqing", "Asia/Shanghai"),
+    ("Asia/Istanbul", "Europe/Istanbul"),
+    ("Asia/Ulan_Bator", "Asia/Ulaanbaatar"),
+    ("Asia/Dacca", "Asia/Dhaka"),
+    ("Asia/Macao", "Asia/Macau"),
+    ("Asia/Tel_Aviv", "Asia/Jerusalem"),
+    ("Europe/Nicosia", "Asia/Nicosia"),
+    ("Europe/Belfast", "Europe/London"),
+    ("America/Argentina/Buenos_Aires", "America/Buenos_Aires"),
+    ("America/Indiana/Indianapolis", "America/Indianapolis"),
+    ("America/Kentucky/Louisville", "America/Louisville"),
+    ("America/Montreal", "America/Toronto"),
+    ("Australia/Canberra", "Australia/Sydney"),
+    ("Australia/ACT", "Australia/Sydney"),
+    ("Australia/NSW", "Australia/Sydney"),
+];
+
+/// The Windows zone name Graph answers with, for an IANA name (`UTC` for UTC); `None` when
+/// CLDR has no Windows zone for it (the caller then writes the instant in UTC).
+pub fn windows_zone(iana: &str) -> Option<String> {
     if matches!(iana, "UTC" | "Etc/UTC" | "Etc/GMT" | "GMT" | "") {
-        return "UTC".into();
+        return Some("UTC".into());
     }
-    match localzone::iana_to_win_zone(iana) {
-        Some((w, _)) => w.to_string(),
-        None => {
-            // Links (e.g. Asia/Calcutta) are not all in CLDR's list: try the canonical name.
-            match iana.parse::<chrono_tz::Tz>() {
-                Ok(tz) => localzone::iana_to_win_zone(tz.name())
-                    .map(|(w, _)| w.to_string())
-                    .unwrap_or_else(|| "UTC".into()),
-                Err(_) => "UTC".into(),
-            }
-        }
-    }
+    let alias = CLDR_ALIASES
+        .iter()
+        .find(|(modern, _)| *modern == iana)
+        .map(|(_, old)| *old);
+    localzone::iana_to_win_zone(iana)
+        .or_else(|| alias.and_then(localzone::iana_to_win_zone))
+        .map(|(w, _)| w.to_string())
 }
 
 fn dtz_instant(v: &Value) -> Option<DateTime<Utc>> {
@@ -850,11 +883,15 @@ fn event_time(t: DateTime<Utc>, tz: chrono_tz::Tz, all_day: bool, win: &str) -> 
 pub fn event_to_graph(e: &Event, fields: FieldSet, opts: MappingOptions) -> Value {
     let mut m = Map::new();
     let tz: chrono_tz::Tz = e.time_zone.parse().unwrap_or(chrono_tz::UTC);
-    let win = windows_zone(if tz == chrono_tz::UTC {
+    // A zone Graph cannot name is written as UTC: the instant stays right, the zone is lost.
+    let (tz, win) = match windows_zone(if tz == chrono_tz::UTC {
         "UTC"
     } else {
         tz.name()
-    });
+    }) {
+        Some(w) => (tz, w),
+        None => (chrono_tz::UTC, "UTC".to_string()),
+    };
     for f in fields.iter() {
         match f {
             Field::EventTitle => {
@@ -964,9 +1001,19 @@ mod tests {
         );
         assert_eq!(zone("UTC"), Some(chrono_tz::UTC));
         assert_eq!(zone("Europe/Berlin"), Some(chrono_tz::Europe::Berlin));
-        assert_eq!(windows_zone("Asia/Shanghai"), "China Standard Time");
-        assert_eq!(windows_zone("America/New_York"), "Eastern Standard Time");
-        assert_eq!(windows_zone("UTC"), "UTC");
+        assert_eq!(
+            windows_zone("Asia/Shanghai").as_deref(),
+            Some("China Standard Time")
+        );
+        assert_eq!(
+            windows_zone("America/New_York").as_deref(),
+            Some("Eastern Standard Time")
+        );
+        assert_eq!(
+            windows_zone("Asia/Kolkata").as_deref(),
+            Some("India Standard Time")
+        );
+        assert_eq!(windows_zone("UTC").as_deref(), Some("UTC"));
     }
 
     #[test]

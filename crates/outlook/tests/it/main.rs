@@ -5,5 +5,7 @@ mod auth;
 mod contacts;
 mod engine;
 mod events;
+mod mapping;
+mod scopes;
 mod support;
 mod tasks;
