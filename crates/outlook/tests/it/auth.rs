@@ -99,3 +99,33 @@ async fn refresh_rotates_and_401_refreshes_once() {
     let again = store.get("crmsync.outlook.refresh_token").unwrap().unwrap();
     assert_ne!(again, rotated);
 }
+
+#[tokio::test]
+async fn device_code_slow_down_adds_five_seconds() {
+    let emu = Arc::new(GraphEmulator::start(GraphConfig::default()).await.unwrap());
+    let waits = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (emu2, waits2) = (Arc::clone(&emu), Arc::clone(&waits));
+    let user = Arc::new(std::sync::Mutex::new(String::new()));
+    let user2 = Arc::clone(&user);
+    let sleeper: Sleeper = Arc::new(move |d: Duration| {
+        let mut w = waits2.lock().unwrap();
+        w.push(d.as_secs());
+        // The second poll comes early (as after a suspended laptop wakes): slow_down.
+        emu2.advance_clock(if w.len() == 2 {
+            Duration::from_secs(1)
+        } else {
+            d
+        });
+        if w.len() == 3 {
+            emu2.approve_device_code(&user2.lock().unwrap());
+        }
+        Box::pin(async {})
+    });
+    let auth =
+        Auth::oauth(config(&emu), Arc::new(MemorySecretStore::default())).with_sleeper(sleeper);
+    let code = auth.start_device_code().await.unwrap();
+    *user.lock().unwrap() = code.user_code.clone();
+    auth.complete_device_code(&code).await.unwrap();
+    let waits = waits.lock().unwrap().clone();
+    assert_eq!(waits, vec![5, 5, 10]);
+}

@@ -6,6 +6,7 @@ mod contacts;
 mod engine;
 mod events;
 mod mapping;
+mod retries;
 mod scopes;
 mod support;
 mod tasks;
