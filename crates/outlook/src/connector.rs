@@ -854,6 +854,19 @@ impl Connector for OutlookConnector {
             }
         }
         let resps = self.graph.batch(reqs).await.map_err(ce)?;
+        if scope.kind == Kind::Contact
+            && scope.container.is_none()
+            && self.cached_default(Kind::Contact).is_none()
+        {
+            // An empty mailbox did not tell us the default folder; a created contact does.
+            if let Some(id) = resps
+                .iter()
+                .filter(|r| r.status == 201)
+                .find_map(|r| r.body.get("parentFolderId").and_then(Value::as_str))
+            {
+                self.set_default(Kind::Contact, id);
+            }
+        }
         if extra > 0 {
             tracing::debug!(extra, "outlook: stamped linked tasks");
         }

@@ -129,3 +129,42 @@ async fn device_code_slow_down_adds_five_seconds() {
     let waits = waits.lock().unwrap().clone();
     assert_eq!(waits, vec![5, 5, 10]);
 }
+
+#[tokio::test]
+async fn a_restarted_process_reuses_the_stored_access_token_and_host_tokens_work() {
+    let emu = Arc::new(GraphEmulator::start(GraphConfig::default()).await.unwrap());
+    let store = Arc::new(MemorySecretStore::default());
+    let cfg = config(&emu);
+    let rt = emu.issue_refresh_token(&cfg.client_id);
+    store
+        .set(
+            "crmsync.outlook.refresh_token",
+            &crmsync_core::Secret::new(rt),
+        )
+        .unwrap();
+    let first = Arc::new(Auth::oauth(cfg.clone(), store.clone()));
+    GraphClient::new(emu.graph_url(), first)
+        .get("/me", &[])
+        .await
+        .unwrap();
+    let minted = emu.counters().get("POST /{tenant}/oauth2/v2.0/token");
+    assert_eq!(minted, 1);
+    // A new process with the same secret store mints nothing.
+    let second = Arc::new(Auth::oauth(cfg, store));
+    GraphClient::new(emu.graph_url(), second)
+        .get("/me", &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        emu.counters().get("POST /{tenant}/oauth2/v2.0/token"),
+        minted
+    );
+    // Tokens handed in by the host app.
+    let host = Arc::new(Auth::host(Arc::new(crate::support::EmuTokens(Arc::clone(
+        &emu,
+    )))));
+    GraphClient::new(emu.graph_url(), host)
+        .get("/me", &[])
+        .await
+        .unwrap();
+}
