@@ -202,3 +202,46 @@ async fn tasks_and_events_sync_both_ways_with_the_category_filter() {
         .iter()
         .any(|r| r.record.title() == "tagged"));
 }
+
+#[tokio::test]
+async fn outlook_deletes_propagate_and_moves_only_unlink() {
+    let t = start().await;
+    let folder = t.emu.default_contact_folder();
+    let elsewhere = t.emu.create_contact_folder(None, "Elsewhere").unwrap();
+    let mut ids = vec![];
+    for i in 0..10 {
+        let v = t
+            .emu
+            .insert_contact(
+                &folder,
+                json!({"givenName": format!("P{i}"), "surname": "Q",
+                "emailAddresses": [{"address": format!("p{i}@example.com")}]}),
+            )
+            .unwrap();
+        ids.push(v["@emulator.immutableId"].as_str().unwrap().to_string());
+    }
+    let zoho = Arc::new(MemoryConnector::new("zoho", 100).without_containers());
+    let engine = Engine::new(zoho.clone(), t.conn.clone(), Arc::new(MemoryStore::new()));
+    let mut settings = Settings::default();
+    settings.tasks.enabled = false;
+    settings.events.enabled = false;
+    let opts = SyncOptions::default();
+    engine.sync(&settings, &opts, fixed_now()).await.unwrap();
+    assert_eq!(zoho.records(Kind::Contact).len(), 10);
+
+    t.emu.delete_contact(&ids[0]).unwrap();
+    t.emu.move_contact(&ids[1], &elsewhere).unwrap();
+    let out = engine.sync(&settings, &opts, fixed_now()).await.unwrap();
+    let c = counts_of(&out, Kind::Contact);
+    assert_eq!((c.deleted_in_zoho, c.unlinked), (1, 1), "{:?}", out.report);
+    let names: Vec<_> = zoho
+        .records(Kind::Contact)
+        .into_iter()
+        .map(|r| r.record.title())
+        .collect();
+    assert!(!names.contains(&"P0 Q".to_string()));
+    assert!(
+        names.contains(&"P1 Q".to_string()),
+        "a moved contact is not deleted in Zoho"
+    );
+}

@@ -133,3 +133,42 @@ async fn categories_are_ensured_once() {
     let cats = t.conn.categories().await.unwrap();
     assert_eq!(cats.iter().filter(|c| *c == "Zoho").count(), 1);
 }
+
+#[tokio::test]
+async fn skeletal_occurrences_without_a_master_row_still_give_the_series() {
+    let t = crate::support::start_with(
+        crmsync_emulator::graph::GraphConfig {
+            calendar_delta_includes_master: false,
+            ..Default::default()
+        },
+        crmsync_outlook::OutlookOptions::default(),
+    )
+    .await;
+    let cal = t.emu.default_calendar();
+    t.emu
+        .insert_event(&cal, serde_json::json!({
+            "subject": "daily standup", "categories": ["Zoho"],
+            "start": {"dateTime": "2026-03-02T09:00:00", "timeZone": "Eastern Standard Time"},
+            "end": {"dateTime": "2026-03-02T09:15:00", "timeZone": "Eastern Standard Time"},
+            "recurrence": {"pattern": {"type": "daily", "interval": 1},
+                "range": {"type": "numbered", "startDate": "2026-03-02", "numberOfOccurrences": 10}}
+        }))
+        .unwrap();
+    let (items, _, _) = round(t.conn.as_ref(), &scope(Kind::Event, None), None)
+        .await
+        .unwrap();
+    assert_eq!(items.len(), 1, "{items:?}");
+    let ChangeItem::Upsert(r) = &items[0] else {
+        panic!()
+    };
+    let Record::Event(e) = &r.record else {
+        panic!()
+    };
+    assert_eq!(e.title, "daily standup");
+    assert_eq!(e.time_zone, "America/New_York");
+    assert_eq!(e.start, Utc.with_ymd_and_hms(2026, 3, 2, 14, 0, 0).unwrap());
+    assert_eq!(
+        e.recurrence.as_ref().map(|r| r.end),
+        Some(RecurrenceEnd::Count(10))
+    );
+}
