@@ -168,3 +168,27 @@ async fn a_restarted_process_reuses_the_stored_access_token_and_host_tokens_work
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn the_loopback_listener_ignores_requests_without_our_state() {
+    let emu = GraphEmulator::start(GraphConfig::default()).await.unwrap();
+    let auth = Auth::oauth(config(&emu), Arc::new(MemorySecretStore::default()));
+    auth.sign_in_loopback(0, |url| async move {
+        let parsed = url::Url::parse(&url).unwrap();
+        let q: std::collections::HashMap<_, _> = parsed.query_pairs().into_owned().collect();
+        assert_eq!(q["code_challenge_method"], "S256");
+        assert!(q["scope"].contains("offline_access"));
+        let redirect = q["redirect_uri"].clone();
+        assert!(redirect.starts_with("http://localhost:"));
+        // A forged redirect (wrong state) is refused and does not end the wait.
+        let forged = reqwest::get(format!("{redirect}/?code=evil&state=forged"))
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), 400);
+        let r = reqwest::get(&url).await.unwrap();
+        assert!(r.status().is_success());
+    })
+    .await
+    .unwrap();
+    assert!(auth.is_signed_in());
+}
