@@ -168,12 +168,17 @@ impl GraphClient {
         body: Option<&Value>,
         headers: &[(&str, String)],
     ) -> Result<GraphResponse> {
-        self.send_weighted(1, method, path, body, headers).await
+        self.send_weighted(1, true, method, path, body, headers)
+            .await
     }
 
+    /// `replay_safe`: whether the request may be sent again when its outcome is unknown (a
+    /// dropped connection or a 5xx after it was sent). A batch holding creates is not: a create
+    /// is never replayed blindly; the engine recovers it by its sync id instead.
     async fn send_weighted(
         &self,
         weight: u32,
+        replay_safe: bool,
         method: Method,
         path: &str,
         body: Option<&Value>,
@@ -219,7 +224,7 @@ impl GraphClient {
                         Ok(b) => (status, hdrs, b),
                         Err(e) => {
                             drop(permit);
-                            if attempt >= self.max_attempts {
+                            if attempt >= self.max_attempts || !replay_safe {
                                 return Err(Error::transport(&e));
                             }
                             self.pause(backoff.next()).await;
@@ -229,7 +234,8 @@ impl GraphClient {
                 }
                 Err(e) => {
                     drop(permit);
-                    if attempt >= self.max_attempts {
+                    // A connection that never opened carried nothing: always safe to retry.
+                    if attempt >= self.max_attempts || !(replay_safe || e.is_connect()) {
                         return Err(Error::transport(&e));
                     }
                     self.pause(backoff.next()).await;
@@ -250,7 +256,7 @@ impl GraphClient {
             }
             failed_token = None;
             if matches!(status, 429 | 503 | 504) {
-                if attempt >= self.max_attempts {
+                if attempt >= self.max_attempts || (status != 429 && !replay_safe) {
                     return Err(if status == 429 {
                         Error::Throttled(
                             "Microsoft Graph is throttling requests; try again later".into(),
@@ -294,6 +300,7 @@ impl GraphClient {
         for (chunk_no, chunk) in reqs.chunks(MAX_BATCH).enumerate() {
             let offset = chunk_no * MAX_BATCH;
             let mut pending: Vec<usize> = (0..chunk.len()).collect();
+            let replay_safe = chunk.iter().all(|r| r.method != Method::POST);
             let mut backoff = self.backoff();
             let mut attempt = 0;
             while !pending.is_empty() {
@@ -326,6 +333,7 @@ impl GraphClient {
                 let env = self
                     .send_weighted(
                         MAILBOX_CONCURRENCY as u32,
+                        replay_safe,
                         Method::POST,
                         "/$batch",
                         Some(&body),
@@ -363,7 +371,11 @@ impl GraphClient {
                         headers,
                     };
                     // 424: a dependency failed; our batches are unordered, so just retry it.
-                    if matches!(status, 429 | 503 | 504 | 424) && attempt < self.max_attempts {
+                    let unknown = matches!(status, 503 | 504) && chunk[i].method == Method::POST;
+                    if matches!(status, 429 | 503 | 504 | 424)
+                        && !unknown
+                        && attempt < self.max_attempts
+                    {
                         if let Some(d) = resp
                             .headers
                             .get("retry-after")

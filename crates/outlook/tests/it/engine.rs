@@ -245,3 +245,73 @@ async fn outlook_deletes_propagate_and_moves_only_unlink() {
         "a moved contact is not deleted in Zoho"
     );
 }
+
+#[tokio::test]
+async fn faults_never_duplicate_and_syncs_converge() {
+    use crmsync_emulator::graph::GraphFaults;
+
+    let t = start().await;
+    let folder = t.emu.default_contact_folder();
+    for i in 0..15 {
+        t.emu
+            .insert_contact(
+                &folder,
+                json!({"givenName": format!("O{i}"), "surname": "F",
+                "emailAddresses": [{"address": format!("o{i}@example.com")}]}),
+            )
+            .unwrap();
+    }
+    let zoho = Arc::new(MemoryConnector::new("zoho", 100).without_containers());
+    for i in 0..45 {
+        zoho.insert(
+            Record::Contact(Contact {
+                given_name: format!("Z{i}"),
+                family_name: "F".into(),
+                emails: vec![format!("z{i}@example.com")],
+                ..Default::default()
+            }),
+            None,
+        );
+    }
+    let engine = Engine::new(zoho.clone(), t.conn.clone(), Arc::new(MemoryStore::new()));
+    let mut settings = Settings::default();
+    settings.tasks.enabled = false;
+    settings.events.enabled = false;
+    let opts = SyncOptions::default();
+    t.emu.set_faults(GraphFaults {
+        throttle_rate: 0.15,
+        unavailable_rate: 0.1,
+        drop_rate: 0.15,
+        delta_replay_rate: 0.3,
+        retry_after_secs: 0.005,
+        ..t.emu.faults()
+    });
+    let mut runs = 0;
+    for _ in 0..8 {
+        runs += 1;
+        let _ = engine.sync(&settings, &opts, fixed_now()).await;
+    }
+    t.emu.set_faults(GraphFaults {
+        retry_after_secs: 0.005,
+        ..GraphFaults::default()
+    });
+    let settle = engine.sync(&settings, &opts, fixed_now()).await.unwrap();
+    let last = engine.sync(&settings, &opts, fixed_now()).await.unwrap();
+    assert_eq!(
+        counts_of(&last, Kind::Contact).writes,
+        0,
+        "{:?} / {:?}",
+        settle.report,
+        last.report
+    );
+    assert_eq!(
+        t.emu.contacts(&folder).len(),
+        60,
+        "no duplicates in Outlook after {runs} faulty runs"
+    );
+    assert_eq!(
+        zoho.records(Kind::Contact).len(),
+        60,
+        "no duplicates in Zoho"
+    );
+}
