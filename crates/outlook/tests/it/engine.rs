@@ -315,3 +315,61 @@ async fn faults_never_duplicate_and_syncs_converge() {
         "no duplicates in Zoho"
     );
 }
+
+#[tokio::test]
+async fn faulty_runs_of_tasks_and_events_converge_without_duplicates() {
+    use chrono::Duration;
+    use crmsync_core::{Event, Task};
+    use crmsync_emulator::graph::GraphFaults;
+
+    let t = start().await;
+    let now = fixed_now();
+    let zoho = Arc::new(MemoryConnector::new("zoho", 100).without_containers());
+    for i in 0..25 {
+        zoho.insert(
+            Record::Task(Task {
+                title: format!("task {i}"),
+                ..Default::default()
+            }),
+            None,
+        );
+        zoho.insert(
+            Record::Event(Event {
+                title: format!("event {i}"),
+                start: now + Duration::days(i),
+                end: now + Duration::days(i) + Duration::hours(1),
+                time_zone: "Asia/Shanghai".into(),
+                ..Default::default()
+            }),
+            None,
+        );
+    }
+    let engine = Engine::new(zoho.clone(), t.conn.clone(), Arc::new(MemoryStore::new()));
+    let mut settings = Settings::default();
+    settings.contacts.enabled = false;
+    let opts = SyncOptions::default();
+    t.emu.set_faults(GraphFaults {
+        throttle_rate: 0.1,
+        unavailable_rate: 0.1,
+        drop_rate: 0.15,
+        delta_replay_rate: 0.3,
+        retry_after_secs: 0.005,
+        ..t.emu.faults()
+    });
+    for _ in 0..6 {
+        let _ = engine.sync(&settings, &opts, now).await;
+    }
+    t.emu.set_faults(GraphFaults {
+        retry_after_secs: 0.005,
+        ..GraphFaults::default()
+    });
+    engine.sync(&settings, &opts, now).await.unwrap();
+    let last = engine.sync(&settings, &opts, now).await.unwrap();
+    for kind in [Kind::Task, Kind::Event] {
+        assert_eq!(counts_of(&last, kind).writes, 0, "{:?}", last.report);
+    }
+    assert_eq!(t.emu.tasks(&t.emu.default_task_list()).len(), 25);
+    assert_eq!(t.emu.events(&t.emu.default_calendar()).len(), 25);
+    assert_eq!(zoho.records(Kind::Task).len(), 25);
+    assert_eq!(zoho.records(Kind::Event).len(), 25);
+}
