@@ -4,6 +4,8 @@
 //! Architecture Invariant: nothing here is shared with the connector crates; the emulator is a
 //! second, independent reading of the public API documentation.
 
+pub mod graph;
 pub mod zoho;
 
+pub use graph::{ControlError, GraphConfig, GraphCounters, GraphEmulator, GraphFaults, GraphUser};
 pub use zoho::{ZohoConfig, ZohoEmulator};

@@ -1,0 +1,174 @@
+//! Events: time zones across DST, all-day dates, recurring series, categories.
+
+use chrono::{TimeZone, Utc};
+use crmsync_core::{
+    ChangeItem, Connector, Event, Frequency, Kind, Operation, Record, Recurrence, RecurrenceEnd,
+    SyncId, Weekday,
+};
+
+use crate::contacts::round;
+use crate::support::{scope, start};
+
+fn event(title: &str, zone: &str, start: chrono::DateTime<Utc>, hours: i64) -> Event {
+    Event {
+        title: title.into(),
+        notes: "议程 🗓".into(),
+        start,
+        end: start + chrono::Duration::hours(hours),
+        time_zone: zone.into(),
+        location: "Room 1".into(),
+        reminder_minutes: Some(15),
+        categories: vec!["Zoho".into()],
+        ..Default::default()
+    }
+}
+
+async fn create_and_read(t: &crate::support::T, e: Event) -> Event {
+    let sc = scope(Kind::Event, None);
+    let out = t
+        .conn
+        .apply(
+            &sc,
+            vec![Operation::Create {
+                sync_id: SyncId(e.title.clone()),
+                record: Record::Event(e.clone()),
+            }],
+        )
+        .await
+        .unwrap();
+    let w = out[0].as_ref().unwrap();
+    let f = t
+        .conn
+        .fetch(&sc, std::slice::from_ref(&w.id))
+        .await
+        .unwrap();
+    let ChangeItem::Upsert(r) = &f[0] else {
+        panic!("{f:?}")
+    };
+    assert_eq!(r.sync_id, Some(SyncId(e.title.clone())));
+    let Record::Event(back) = r.record.clone() else {
+        panic!()
+    };
+    back
+}
+
+#[tokio::test]
+async fn time_zones_round_trip() {
+    let t = start().await;
+    for (zone, start) in [
+        (
+            "Asia/Shanghai",
+            Utc.with_ymd_and_hms(2026, 3, 2, 1, 30, 0).unwrap(),
+        ),
+        // Across the DST change (8 March 2026 in New York).
+        (
+            "America/New_York",
+            Utc.with_ymd_and_hms(2026, 3, 8, 6, 0, 0).unwrap(),
+        ),
+        ("UTC", Utc.with_ymd_and_hms(2026, 7, 1, 12, 0, 0).unwrap()),
+    ] {
+        let e = event(&format!("tz {zone}"), zone, start, 3);
+        let back = create_and_read(&t, e.clone()).await;
+        assert_eq!(back, e, "{zone}");
+    }
+}
+
+#[tokio::test]
+async fn all_day_events_keep_their_dates() {
+    let t = start().await;
+    let tz: chrono_tz::Tz = "Asia/Shanghai".parse().unwrap();
+    let start = tz
+        .with_ymd_and_hms(2026, 5, 1, 0, 0, 0)
+        .unwrap()
+        .with_timezone(&Utc);
+    let mut e = event("all day", "Asia/Shanghai", start, 48);
+    e.all_day = true;
+    let back = create_and_read(&t, e.clone()).await;
+    assert_eq!(
+        crmsync_core::field::all_day_dates(&back),
+        ("2026-05-01".into(), "2026-05-03".into())
+    );
+    assert_eq!(back, e);
+}
+
+#[tokio::test]
+async fn recurring_series_round_trip_through_delta() {
+    let t = start().await;
+    let start = Utc.with_ymd_and_hms(2026, 2, 2, 9, 0, 0).unwrap();
+    let mut e = event("weekly", "Asia/Shanghai", start, 1);
+    e.recurrence = Some(Recurrence {
+        frequency: Frequency::Weekly,
+        interval: 1,
+        weekdays: vec![Weekday::Mo, Weekday::Th],
+        month_day: None,
+        nth: None,
+        month: None,
+        end: RecurrenceEnd::Count(6),
+    });
+    let back = create_and_read(&t, e.clone()).await;
+    assert_eq!(back, e);
+    // Delta shows occurrences: the connector reports the series master once.
+    let sc = scope(Kind::Event, None);
+    let (items, _, _) = round(t.conn.as_ref(), &sc, None).await.unwrap();
+    let masters: Vec<_> = items
+        .iter()
+        .filter_map(|i| match i {
+            ChangeItem::Upsert(r) => Some(r),
+            _ => None,
+        })
+        .collect();
+    let ids: std::collections::BTreeSet<_> = masters.iter().map(|r| r.id.clone()).collect();
+    assert_eq!(ids.len(), 1, "{items:?}");
+    let Record::Event(m) = &masters[0].record else {
+        panic!()
+    };
+    assert_eq!(m.recurrence, e.recurrence);
+}
+
+#[tokio::test]
+async fn categories_are_ensured_once() {
+    let t = start().await;
+    t.conn.ensure_category("Zoho").await.unwrap();
+    t.conn.ensure_category("Zoho").await.unwrap();
+    let cats = t.conn.categories().await.unwrap();
+    assert_eq!(cats.iter().filter(|c| *c == "Zoho").count(), 1);
+}
+
+#[tokio::test]
+async fn skeletal_occurrences_without_a_master_row_still_give_the_series() {
+    let t = crate::support::start_with(
+        crmsync_emulator::graph::GraphConfig {
+            calendar_delta_includes_master: false,
+            ..Default::default()
+        },
+        crmsync_outlook::OutlookOptions::default(),
+    )
+    .await;
+    let cal = t.emu.default_calendar();
+    t.emu
+        .insert_event(&cal, serde_json::json!({
+            "subject": "daily standup", "categories": ["Zoho"],
+            "start": {"dateTime": "2026-03-02T09:00:00", "timeZone": "Eastern Standard Time"},
+            "end": {"dateTime": "2026-03-02T09:15:00", "timeZone": "Eastern Standard Time"},
+            "recurrence": {"pattern": {"type": "daily", "interval": 1},
+                "range": {"type": "numbered", "startDate": "2026-03-02", "numberOfOccurrences": 10}}
+        }))
+        .unwrap();
+    let (items, _, _) = round(t.conn.as_ref(), &scope(Kind::Event, None), None)
+        .await
+        .unwrap();
+    assert_eq!(items.len(), 1, "{items:?}");
+    let ChangeItem::Upsert(r) = &items[0] else {
+        panic!()
+    };
+    let Record::Event(e) = &r.record else {
+        panic!()
+    };
+    assert_eq!(e.title, "daily standup");
+    assert_eq!(e.time_zone, "America/New_York");
+    assert_eq!(e.start, Utc.with_ymd_and_hms(2026, 3, 2, 14, 0, 0).unwrap());
+    assert_eq!(
+        e.recurrence.as_ref().map(|r| r.end),
+        Some(RecurrenceEnd::Count(10))
+    );
+}
