@@ -319,6 +319,44 @@ impl Auth {
         self.store_tokens(tokens).await
     }
 
+    /// Completes a browser sign-in whose redirect the host caught itself (a Mac app's own
+    /// loopback listener or URL scheme): checks `state`, then redeems the code with the PKCE
+    /// verifier the authorization URL was made with ([`Auth::authorize_url`]).
+    pub async fn complete_authorization(
+        &self,
+        redirect_uri: &str,
+        pkce: &Pkce,
+        expected_state: &str,
+        redirect_url: &str,
+    ) -> Result<()> {
+        let (config, _) = self.oauth_parts()?;
+        let url = url::Url::parse(redirect_url)
+            .map_err(|_| Error::Config("the sign-in redirect is not a URL".into()))?;
+        let q: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
+        if q.get("state").map(String::as_str) != Some(expected_state) {
+            return Err(Error::Auth(
+                "the sign-in redirect does not belong to this sign-in; start again".into(),
+            ));
+        }
+        if let Some(err) = q.get("error") {
+            return Err(Error::Auth(format!("the sign-in was refused ({err})")));
+        }
+        let code = q
+            .get("code")
+            .ok_or_else(|| Error::Auth("the sign-in redirect carries no code".into()))?;
+        let scope = config.scope();
+        let form = [
+            ("client_id", config.client_id.as_str()),
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", redirect_uri),
+            ("code_verifier", pkce.verifier.expose()),
+            ("scope", scope.as_str()),
+        ];
+        let tokens = self.token_request(&form).await?;
+        self.store_tokens(tokens).await
+    }
+
     /// Starts a device-code sign-in.
     pub async fn start_device_code(&self) -> Result<DeviceCode> {
         let (config, _) = self.oauth_parts()?;
