@@ -833,15 +833,22 @@ impl<'a> Planner<'a> {
         let sync_id = sync_id.unwrap_or_else(|| SyncId::derive(self.kind, source, &r.id));
         let (mut rec, notes) = self.schema(target).project(&r.record);
         fit_target_filter(self.input.settings, target, &mut rec);
+        let src_hashes = FieldHashes::of(&r.record);
+        // Most records fit the target as they are: hash once.
+        let tgt_hashes = if rec == r.record {
+            src_hashes.clone()
+        } else {
+            FieldHashes::of(&rec)
+        };
         let src_state = SideState {
             id: r.id.clone(),
             version: r.version.clone(),
-            hashes: FieldHashes::of(&r.record),
+            hashes: src_hashes,
         };
         let tgt_state = SideState {
             id: String::new(),
             version: String::new(),
-            hashes: FieldHashes::of(&rec),
+            hashes: tgt_hashes,
         };
         let (zoho, outlook) = match source {
             Side::Zoho => (src_state, tgt_state),
