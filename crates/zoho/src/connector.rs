@@ -2,7 +2,9 @@
 //!
 //! Listing pages with `page` then `page_token`, incremental changes with `If-Modified-Since` on
 //! the records and on `/deleted`, watermarks from the server's `Date` header taken at the start of
-//! a round, batched writes (≤ 100) with `trigger: []`, idempotent creates through `upsert` on the
+//! a round (minus a margin; what the round reported at or after its watermark is carried in the
+//! cursor, so the next round, which `If-Modified-Since` hands it again, does not report it twice:
+//! records by `(id, Modified_Time)`, deletions by id with `deleted_time`), batched writes (≤ 100) with `trigger: []`, idempotent creates through `upsert` on the
 //! sync-id field, and COQL to find records by sync id.
 
 use std::collections::HashMap;
@@ -88,6 +90,63 @@ struct PageState {
     /// The cursor's watermarks this round started from.
     rec: Option<String>,
     del: Option<String>,
+    /// What the previous round already reported at or after this round's starting watermarks.
+    #[serde(default)]
+    seen: Carry,
+    /// What this round reports at or after its own watermark (carried into the next cursor).
+    #[serde(default)]
+    next: Carry,
+}
+
+/// Items reported at or after a watermark. The watermark is taken a margin before the round's
+/// start (so nothing modified around it is missed), and Zoho's `If-Modified-Since` returns them
+/// again next round: the cursor carries them so the next round does not report them twice.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct Carry {
+    /// `(id, Modified_Time)` of records (and of records that left the scope).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    rec: Vec<(String, String)>,
+    /// Ids of deletions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    del: Vec<String>,
+}
+
+/// At most this many items are carried (a bulk edit inside the margin is re-read once rather
+/// than carried in a large cursor; a repeated record is recognised by its version anyway).
+const CARRY_MAX: usize = 500;
+
+impl Carry {
+    fn push_rec(&mut self, id: &str, version: &str) {
+        if self.rec.len() < CARRY_MAX {
+            self.rec.push((id.to_string(), version.to_string()));
+        }
+    }
+
+    fn push_del(&mut self, id: &str) {
+        if self.del.len() < CARRY_MAX {
+            self.del.push(id.to_string());
+        }
+    }
+
+    fn has_rec(&self, id: &str, version: &str) -> bool {
+        self.rec.iter().any(|(i, v)| i == id && v == version)
+    }
+
+    fn has_del(&self, id: &str) -> bool {
+        self.del.iter().any(|i| i == id)
+    }
+}
+
+/// Whether a Zoho time is at or after the watermark (unreadable times count as after: carrying
+/// one too many only hides a repeat).
+fn at_or_after(time: &str, wm: Option<&str>) -> bool {
+    match (
+        mapping::parse_datetime(time),
+        wm.and_then(mapping::parse_datetime),
+    ) {
+        (Some(t), Some(w)) => t >= w,
+        _ => true,
+    }
 }
 
 fn encode(s: &PageState) -> String {
@@ -98,14 +157,26 @@ fn decode(s: &str) -> std::result::Result<PageState, ConnectorError> {
     serde_json::from_str(s).map_err(|_| ConnectorError::cursor_expired())
 }
 
-fn cursor(rec: &str, del: &str) -> Cursor {
-    Cursor(format!("zoho1|{rec}|{del}"))
+fn cursor(rec: &str, del: &str, carry: &Carry) -> Cursor {
+    if carry == &Carry::default() {
+        return Cursor(format!("zoho1|{rec}|{del}"));
+    }
+    Cursor(format!(
+        "zoho2|{rec}|{del}|{}",
+        serde_json::to_string(carry).unwrap_or_default()
+    ))
 }
 
-fn parse_cursor(c: &Cursor) -> std::result::Result<(String, String), ConnectorError> {
-    let mut p = c.0.split('|');
-    match (p.next(), p.next(), p.next()) {
-        (Some("zoho1"), Some(r), Some(d)) => Ok((r.to_string(), d.to_string())),
+fn parse_cursor(c: &Cursor) -> std::result::Result<(String, String, Carry), ConnectorError> {
+    let mut p = c.0.splitn(4, '|');
+    match (p.next(), p.next(), p.next(), p.next()) {
+        (Some("zoho1"), Some(r), Some(d), None) => {
+            Ok((r.to_string(), d.to_string(), Carry::default()))
+        }
+        (Some("zoho2"), Some(r), Some(d), Some(j)) => {
+            let carry = serde_json::from_str(j).map_err(|_| ConnectorError::cursor_expired())?;
+            Ok((r.to_string(), d.to_string(), carry))
+        }
         _ => Err(ConnectorError::cursor_expired()),
     }
 }
@@ -224,7 +295,16 @@ impl ZohoConnector {
         }
     }
 
-    fn items(&self, scope: &Scope, data: &Value, changes: bool) -> Vec<ChangeItem> {
+    /// The items of a records page. In a change round (`changes`), records that left the scope
+    /// are `Vanished`; in both, what the previous round already reported (`st.seen`) is left
+    /// out and what sits at or after this round's watermark is carried (`st.next`).
+    fn items(
+        &self,
+        scope: &Scope,
+        data: &Value,
+        changes: bool,
+        st: &mut PageState,
+    ) -> Vec<ChangeItem> {
         let Ok(info) = self.info(scope.kind) else {
             return vec![];
         };
@@ -235,11 +315,23 @@ impl ZohoConnector {
             .into_iter()
             .flatten()
         {
+            let id = v.get("id").and_then(Value::as_str).unwrap_or_default();
+            let version = v
+                .get("Modified_Time")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if id.is_empty() {
+                continue;
+            }
+            if at_or_after(version, st.wm.as_deref()) {
+                st.next.push_rec(id, version);
+            }
+            if st.seen.has_rec(id, version) {
+                continue;
+            }
             if !self.in_scope(scope, v) {
                 if changes {
-                    if let Some(id) = v.get("id").and_then(Value::as_str) {
-                        out.push(ChangeItem::Vanished { id: id.to_string() });
-                    }
+                    out.push(ChangeItem::Vanished { id: id.to_string() });
                 }
                 continue;
             }
@@ -554,7 +646,7 @@ impl Connector for ZohoConnector {
         cur: &Cursor,
         req: &PageRequest,
     ) -> std::result::Result<ChangePage, ConnectorError> {
-        let (rec, del) = parse_cursor(cur)?;
+        let (rec, del, seen) = parse_cursor(cur)?;
         let mut st = match &req.page {
             Some(p) => decode(p)?,
             None => PageState {
@@ -562,6 +654,7 @@ impl Connector for ZohoConnector {
                 page: 1,
                 rec: Some(rec),
                 del: Some(del),
+                seen,
                 ..Default::default()
             },
         };
@@ -578,7 +671,7 @@ impl Connector for ZohoConnector {
                 204 | 304 => (vec![], false),
                 _ => {
                     let body = ok_body(resp)?;
-                    let items = self.items(&req.scope, &body, true);
+                    let items = self.items(&req.scope, &body, true, &mut st);
                     (items, Self::advance(&mut st, &body))
                 }
             };
@@ -602,14 +695,29 @@ impl Connector for ZohoConnector {
             204 | 304 => (vec![], false),
             _ => {
                 let body = ok_body(resp)?;
-                let items = body
+                let mut items = vec![];
+                for d in body
                     .get("data")
                     .and_then(Value::as_array)
                     .into_iter()
                     .flatten()
-                    .filter_map(|d| d.get("id").and_then(Value::as_str))
-                    .map(|id| ChangeItem::Deleted { id: id.to_string() })
-                    .collect();
+                {
+                    let Some(id) = d.get("id").and_then(Value::as_str) else {
+                        continue;
+                    };
+                    // `deleted_time` is when it was deleted: one at or after this round's
+                    // watermark comes back next round and is carried so it is reported once.
+                    let when = d
+                        .get("deleted_time")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    if at_or_after(when, st.wm.as_deref()) {
+                        st.next.push_del(id);
+                    }
+                    if !st.seen.has_del(id) {
+                        items.push(ChangeItem::Deleted { id: id.to_string() });
+                    }
+                }
                 let more = body
                     .pointer("/info/more_records")
                     .and_then(Value::as_bool)
@@ -627,7 +735,7 @@ impl Connector for ZohoConnector {
         let wm = st.wm.clone().unwrap_or_default();
         Ok(ChangePage {
             items,
-            next: Next::Done(cursor(&wm, &wm)),
+            next: Next::Done(cursor(&wm, &wm, &st.next)),
         })
     }
 
@@ -650,15 +758,15 @@ impl Connector for ZohoConnector {
         if resp.status == 204 || resp.status == 304 {
             return Ok(ChangePage {
                 items: vec![],
-                next: Next::Done(cursor(&wm, &wm)),
+                next: Next::Done(cursor(&wm, &wm, &st.next)),
             });
         }
         let body = ok_body(resp)?;
-        let items = self.items(&req.scope, &body, false);
+        let items = self.items(&req.scope, &body, false, &mut st);
         let next = if Self::advance(&mut st, &body) {
             Next::Page(encode(&st))
         } else {
-            Next::Done(cursor(&wm, &wm))
+            Next::Done(cursor(&wm, &wm, &st.next))
         };
         Ok(ChangePage { items, next })
     }
@@ -960,5 +1068,48 @@ impl Connector for ZohoConnector {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_read_the_older_shape() {
+        let wm = "2026-01-02T03:04:05+08:00";
+        let empty = cursor(wm, wm, &Carry::default());
+        assert_eq!(empty.0, format!("zoho1|{wm}|{wm}"));
+        assert_eq!(
+            parse_cursor(&empty).unwrap(),
+            (wm.to_string(), wm.to_string(), Carry::default())
+        );
+        let mut carry = Carry::default();
+        carry.push_rec("1", wm);
+        carry.push_del("2");
+        let c = cursor(wm, wm, &carry);
+        let (_, _, back) = parse_cursor(&c).unwrap();
+        assert_eq!(back, carry);
+        assert!(back.has_rec("1", wm) && !back.has_rec("1", "other") && back.has_del("2"));
+        assert!(parse_cursor(&Cursor("zoho9|x".into())).is_err());
+        for i in 0..CARRY_MAX + 10 {
+            carry.push_del(&i.to_string());
+        }
+        assert_eq!(carry.del.len(), CARRY_MAX);
+    }
+
+    #[test]
+    fn watermark_comparison_is_by_instant() {
+        assert!(at_or_after(
+            "2026-01-02T03:04:05+08:00",
+            Some("2026-01-01T19:04:05Z")
+        ));
+        assert!(!at_or_after(
+            "2026-01-02T03:04:04+08:00",
+            Some("2026-01-01T19:04:05Z")
+        ));
+        assert!(at_or_after("garbled", Some("2026-01-01T19:04:05Z")));
     }
 }
