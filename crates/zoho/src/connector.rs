@@ -31,8 +31,12 @@ use crate::mapping::{self, FieldsMeta, MapContext};
 pub struct ZohoOptions {
     /// API name of the unique custom text field holding the sync id.
     pub sync_id_field: String,
-    /// Resolve (and create when missing) the Account named by a contact's company.
+    /// Link a contact to the Account named by its company (looked up by name with COQL). Off:
+    /// the company is not written to Zoho at all.
     pub resolve_accounts: bool,
+    /// Create the Account when none has that name (with `resolve_accounts`). Off: a company
+    /// without an Account is not written, and the record returned as stored has no company.
+    pub create_accounts: bool,
     /// Seconds taken off the server-clock watermarks (records modified around the watermark are
     /// read twice rather than missed).
     pub watermark_margin_secs: i64,
@@ -45,6 +49,7 @@ impl Default for ZohoOptions {
         ZohoOptions {
             sync_id_field: "CRMSync_Id".into(),
             resolve_accounts: true,
+            create_accounts: true,
             watermark_margin_secs: 2,
             client: ClientOptions::default(),
         }
@@ -81,7 +86,7 @@ impl std::fmt::Debug for ZohoConnector {
 /// Where a listing or change round stands (the opaque page token).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct PageState {
-    /// 0 = records, 1 = deletions.
+    /// 0 = records, 2 = (custom views) modified records outside the view, 1 = deletions.
     phase: u8,
     page: u32,
     token: Option<String>,
@@ -96,7 +101,15 @@ struct PageState {
     /// What this round reports at or after its own watermark (carried into the next cursor).
     #[serde(default)]
     next: Carry,
+    /// Custom views: ids of the view's modified records this round (phase 0), so phase 2 tells
+    /// which modified records are outside the view.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    in_view: Vec<String>,
 }
+
+/// A change round of a custom view with more modified records than this falls back to a full
+/// listing (the ids of the view's modified records travel in the page token).
+const IN_VIEW_MAX: usize = 10_000;
 
 /// Items reported at or after a watermark. The watermark is taken a margin before the round's
 /// start (so nothing modified around it is missed), and Zoho's `If-Modified-Since` returns them
@@ -323,13 +336,20 @@ impl ZohoConnector {
             if id.is_empty() {
                 continue;
             }
+            let view = matches!(scope.zoho, ZohoScope::CustomView(_));
+            if changes && view && st.phase == 2 && st.in_view.iter().any(|i| i == id) {
+                continue;
+            }
+            if changes && view && st.phase == 0 {
+                st.in_view.push(id.to_string());
+            }
             if at_or_after(version, st.wm.as_deref()) {
                 st.next.push_rec(id, version);
             }
             if st.seen.has_rec(id, version) {
                 continue;
             }
-            if !self.in_scope(scope, v) {
+            if (changes && view && st.phase == 2) || !self.in_scope(scope, v) {
                 if changes {
                     out.push(ChangeItem::Vanished { id: id.to_string() });
                 }
@@ -359,7 +379,8 @@ impl ZohoConnector {
             Some(t) => req.query("page_token", t.clone()),
             None => req.query("page", st.page.max(1).to_string()),
         };
-        if let ZohoScope::CustomView(cv) = &scope.zoho {
+        // Phase 2 of a custom view's change round reads every modified record, without the view.
+        if let (ZohoScope::CustomView(cv), false) = (&scope.zoho, st.phase == 2) {
             req = req.query("cvid", cv.clone());
         }
         Ok(req)
@@ -478,7 +499,7 @@ impl ZohoConnector {
         }
         let create: Vec<String> = missing
             .into_iter()
-            .filter(|n| !known.contains_key(n))
+            .filter(|n| self.opts.create_accounts && !known.contains_key(n))
             .collect();
         for chunk in create.chunks(100) {
             let data: Vec<Value> = chunk.iter().map(|n| json!({"Account_Name": n})).collect();
@@ -659,7 +680,7 @@ impl Connector for ZohoConnector {
             },
         };
         let info = self.info(req.scope.kind)?;
-        if st.phase == 0 {
+        if st.phase == 0 || st.phase == 2 {
             let r = self
                 .list_request(&req.scope, &st)?
                 .header("If-Modified-Since", st.rec.clone().unwrap_or_default());
@@ -675,8 +696,16 @@ impl Connector for ZohoConnector {
                     (items, Self::advance(&mut st, &body))
                 }
             };
+            if st.in_view.len() > IN_VIEW_MAX {
+                return Err(ConnectorError::cursor_expired());
+            }
             if !more {
-                st.phase = 1;
+                // A record modified since the watermark but not in the view has left it (or
+                // never was in it): `Vanished`, which the engine classifies.
+                st.phase = match (&req.scope.zoho, st.phase) {
+                    (ZohoScope::CustomView(_), 0) => 2,
+                    _ => 1,
+                };
                 st.page = 1;
                 st.token = None;
             }

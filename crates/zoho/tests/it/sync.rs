@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::support::{scope, setup, setup_with};
 
-async fn full_list(z: &ZohoConnector, kind: Kind) -> (Vec<ChangeItem>, Cursor) {
+pub async fn full_list(z: &ZohoConnector, kind: Kind) -> (Vec<ChangeItem>, Cursor) {
     let mut page = None;
     let mut items = vec![];
     loop {
@@ -32,7 +32,7 @@ async fn full_list(z: &ZohoConnector, kind: Kind) -> (Vec<ChangeItem>, Cursor) {
     }
 }
 
-async fn all_changes(z: &ZohoConnector, kind: Kind, c: &Cursor) -> (Vec<ChangeItem>, Cursor) {
+pub async fn all_changes(z: &ZohoConnector, kind: Kind, c: &Cursor) -> (Vec<ChangeItem>, Cursor) {
     let mut page = None;
     let mut items = vec![];
     loop {
