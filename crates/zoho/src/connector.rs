@@ -881,10 +881,32 @@ impl Connector for ZohoConnector {
         let mut updates: Vec<(usize, Option<String>, Map<String, Value>)> = vec![];
         let mut deletes: Vec<(usize, String)> = vec![];
         let schema_fields = mapping::schema(kind, &info.meta).fields;
+        // What Zoho will hold after each write, read back through the same mapping as a read:
+        // derived values (a Last_Name made up from the e-mail, an unresolved company left out,
+        // a task start kept only in a recurrence) show in `Written::stored`.
+        let mut stored: Vec<Option<Record>> = vec![None; ops.len()];
+        let stored_of = |body: &Map<String, Value>| {
+            let mut full = body.clone();
+            full.insert("id".into(), json!("pending"));
+            mapping::from_zoho(kind, &Value::Object(full), ctx)
+                .ok()
+                .map(|r| r.record)
+        };
+        let note = |i: usize, notes: &[String]| {
+            if !notes.is_empty() {
+                // Fixed texts only: no personal data in the log.
+                tracing::warn!(
+                    module = %info.module,
+                    operation = i,
+                    notes = ?notes,
+                    "the record written to Zoho differs from the one given"
+                );
+            }
+        };
         for (i, op) in ops.iter().enumerate() {
             match op {
                 Operation::Create { sync_id, record } => {
-                    let (mut body, _notes) = mapping::to_zoho(record, schema_fields, ctx, None);
+                    let (mut body, notes) = mapping::to_zoho(record, schema_fields, ctx, None);
                     if let (Some(id), Record::Contact(c)) = (account_of(record), record) {
                         body.insert(
                             "Account_Name".into(),
@@ -895,7 +917,11 @@ impl Connector for ZohoConnector {
                         body.insert(f.clone(), json!(sync_id.0));
                     }
                     match mapping::validate(kind, &body, &info.meta, true) {
-                        Ok(()) => creates.push((i, body)),
+                        Ok(()) => {
+                            note(i, &notes);
+                            stored[i] = stored_of(&body);
+                            creates.push((i, body));
+                        }
                         Err(e) => results[i] = Some(Err(e)),
                     }
                 }
@@ -906,14 +932,17 @@ impl Connector for ZohoConnector {
                     record,
                     stamp,
                 } => {
-                    let (mut body, _notes) =
-                        mapping::to_zoho(record, fields.intersect(schema_fields), ctx, None);
+                    let fields = fields.intersect(schema_fields);
+                    let (mut body, notes) = mapping::to_zoho(record, fields, ctx, None);
+                    // The whole record as Zoho would hold it: coupled values (an event
+                    // reminder is written relative to its start) read back consistently; the
+                    // engine takes only the written fields from it.
+                    let (mut full, _) = mapping::to_zoho(record, schema_fields, ctx, None);
                     if let (Some(aid), Record::Contact(c)) = (account_of(record), record) {
                         if fields.contains(crmsync_core::Field::Company) {
-                            body.insert(
-                                "Account_Name".into(),
-                                json!({"id": aid, "name": c.company.trim()}),
-                            );
+                            let v = json!({"id": aid, "name": c.company.trim()});
+                            body.insert("Account_Name".into(), v.clone());
+                            full.insert("Account_Name".into(), v);
                         }
                     }
                     if let (Some(f), Some(s)) = (&ctx.sync_field, stamp) {
@@ -921,6 +950,8 @@ impl Connector for ZohoConnector {
                     }
                     match mapping::validate(kind, &body, &info.meta, false) {
                         Ok(()) => {
+                            note(i, &notes);
+                            stored[i] = stored_of(&full);
                             body.insert("id".into(), json!(id));
                             updates.push((i, if_version.clone(), body));
                         }
@@ -954,15 +985,8 @@ impl Connector for ZohoConnector {
                 ..req
             };
             let res = self.write(req, creates.len()).await;
-            for ((i, body), r) in creates.iter().zip(res) {
-                results[*i] = Some(r.map(|d| {
-                    let mut full = body.clone();
-                    full.insert("id".into(), d.get("id").cloned().unwrap_or(Value::Null));
-                    let stored = mapping::from_zoho(kind, &Value::Object(full), ctx)
-                        .ok()
-                        .map(|r| r.record);
-                    written(&d, stored)
-                }));
+            for ((i, _), r) in creates.iter().zip(res) {
+                results[*i] = Some(r.map(|d| written(&d, stored[*i].clone())));
             }
         }
         // Unconditional updates go in one batch; conditional ones one by one (the header is
@@ -981,7 +1005,7 @@ impl Connector for ZohoConnector {
             );
             let res = self.write(req, plain.len()).await;
             for ((i, _, _), r) in plain.iter().zip(res) {
-                results[*i] = Some(r.map(|d| written(&d, None)));
+                results[*i] = Some(r.map(|d| written(&d, stored[*i].clone())));
             }
         }
         let futs = conditional.iter().map(|(i, v, b)| {
@@ -994,7 +1018,7 @@ impl Connector for ZohoConnector {
             async move { (*i, self.write(req, 1).await) }
         });
         for (i, mut r) in futures::future::join_all(futs).await {
-            results[i] = r.pop().map(|r| r.map(|d| written(&d, None)));
+            results[i] = r.pop().map(|r| r.map(|d| written(&d, stored[i].clone())));
         }
         for chunk in deletes.chunks(100) {
             let ids: Vec<&str> = chunk.iter().map(|(_, id)| id.as_str()).collect();

@@ -716,3 +716,92 @@ async fn cjk_and_emoji_survive_a_full_round_trip() {
     };
     assert_eq!((be.title, be.location), (e.title, e.location));
 }
+
+#[tokio::test]
+async fn what_zoho_holds_comes_back_as_stored_derived_last_name_and_task_start() {
+    let (emu, zoho) = setup().await;
+    // No family name: Zoho needs a Last_Name, which is derived; the stored record shows it.
+    let res = zoho
+        .apply(
+            &scope(Kind::Contact),
+            vec![Operation::Create {
+                sync_id: SyncId("n-1".into()),
+                record: Record::Contact(Contact {
+                    emails: vec!["nobody@example.com".into()],
+                    ..Default::default()
+                }),
+            }],
+        )
+        .await
+        .unwrap();
+    let w = res[0].as_ref().unwrap();
+    let held = emu.record("Contacts", &w.id).unwrap();
+    let Some(Record::Contact(c)) = &w.stored else {
+        panic!("{w:?}")
+    };
+    assert!(!c.family_name.is_empty());
+    assert_eq!(held["Last_Name"], json!(c.family_name));
+    // An update clearing the name does the same.
+    let mut fields = crmsync_core::FieldSet::EMPTY;
+    fields.insert(crmsync_core::Field::Name);
+    let res = zoho
+        .apply(
+            &scope(Kind::Contact),
+            vec![Operation::Update {
+                id: w.id.clone(),
+                if_version: None,
+                fields,
+                record: Record::Contact(Contact {
+                    given_name: "Ann Marie".into(),
+                    ..Default::default()
+                }),
+                stamp: None,
+            }],
+        )
+        .await
+        .unwrap();
+    let u = res[0].as_ref().unwrap();
+    let held = emu.record("Contacts", &w.id).unwrap();
+    let Some(Record::Contact(c)) = &u.stored else {
+        panic!("{u:?}")
+    };
+    assert_eq!(held["Last_Name"], json!(c.family_name));
+    assert_eq!(c.family_name, "Marie");
+
+    // A recurring task keeps its start date (in the rule's DTSTART); completed_at is not held.
+    let t = Task {
+        title: "Weekly report".into(),
+        due: NaiveDate::from_ymd_opt(2026, 5, 8),
+        start: NaiveDate::from_ymd_opt(2026, 5, 4),
+        status: TaskStatus::Completed,
+        completed_at: Some(at("2026-05-08T10:00:00Z")),
+        recurrence: Some(Recurrence {
+            frequency: Frequency::Weekly,
+            interval: 1,
+            weekdays: vec![Weekday::Fr],
+            month_day: None,
+            nth: None,
+            month: None,
+            end: RecurrenceEnd::Count(4),
+        }),
+        ..Default::default()
+    };
+    let Record::Task(back) = round_trip(&zoho, Kind::Task, Record::Task(t.clone()), "t-s").await
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (back.due, back.start, &back.recurrence, back.status),
+        (t.due, t.start, &t.recurrence, t.status)
+    );
+    assert_eq!(back.completed_at, None);
+    // Without a recurrence Zoho has nowhere to keep the start.
+    let once = Task {
+        recurrence: None,
+        ..t
+    };
+    let Record::Task(back) = round_trip(&zoho, Kind::Task, Record::Task(once), "t-o").await else {
+        panic!()
+    };
+    assert_eq!(back.start, None);
+}
