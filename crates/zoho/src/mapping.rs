@@ -310,17 +310,39 @@ pub fn rrule_to(r: &Recurrence, dtstart: Option<NaiveDate>) -> String {
     out
 }
 
+/// The `DTSTART` date inside a Tasks `Recurring_Activity` rule.
+fn rrule_dtstart(v: &Value) -> Option<NaiveDate> {
+    let r = match v.get("Recurring_Activity") {
+        Some(Value::Object(o)) => o.get("RRULE")?.as_str()?.to_string(),
+        Some(Value::String(x)) => x.clone(),
+        _ => return None,
+    };
+    r.split(';').find_map(|part| {
+        let (k, val) = part.split_once('=')?;
+        (k.trim().eq_ignore_ascii_case("DTSTART")).then(|| parse_date(val.trim()))?
+    })
+}
+
 fn task_from(v: &Value) -> Task {
+    let due = parse_date(&s(v, "Due_Date"));
+    let recurrence = rrule_from(v);
+    // Zoho tasks have no start date; a recurring task's rule carries a DTSTART, which is where
+    // a start date is kept. One equal to the due date is what we write when there is no start.
+    let start = recurrence
+        .as_ref()
+        .and_then(|_| rrule_dtstart(v))
+        .filter(|d| Some(*d) != due);
     Task {
         title: s(v, "Subject"),
         notes: s(v, "Description"),
-        due: parse_date(&s(v, "Due_Date")),
-        start: None,
+        due,
+        start,
         status: status_from(&s(v, "Status")),
         priority: priority_from(&s(v, "Priority")),
         reminder: v.get("Remind_At").and_then(alarm_instant),
+        // Not held: Zoho's `Closed_Time` is read-only and set by Zoho at its own time.
         completed_at: None,
-        recurrence: rrule_from(v),
+        recurrence,
     }
 }
 
@@ -539,7 +561,7 @@ pub fn to_zoho(
                     "Recurring_Activity".into(),
                     t.recurrence
                         .as_ref()
-                        .map(|r| json!({"RRULE": rrule_to(r, t.due.or(t.start))}))
+                        .map(|r| json!({"RRULE": rrule_to(r, t.start.or(t.due))}))
                         .unwrap_or(Value::Null),
                 );
             }
@@ -608,6 +630,9 @@ pub fn to_zoho(
                     .filter(|a| !a.email.trim().is_empty())
                     .map(|a| json!({"type": "email", "participant": a.email}))
                     .collect();
+                if p.len() < e.attendees.len() {
+                    notes.push("attendees without an e-mail address are not written".into());
+                }
                 m.insert("Participants".into(), Value::Array(p));
             }
             if fields.contains(Field::EventReminder) || fields.contains(Field::EventWhen) {
