@@ -750,6 +750,16 @@ impl FieldSchema {
         }
     }
 
+    /// Whether this schema holds every field of the kind without any limit (projection is then
+    /// the identity).
+    pub fn is_unlimited(&self, kind: Kind) -> bool {
+        self.fields.intersect(FieldSet::all(kind)) == FieldSet::all(kind)
+            && self.text_limits.is_empty()
+            && self.max_emails.is_none()
+            && self.max_phones.is_empty()
+            && self.keeps_event_zone
+    }
+
     fn limit(&self, f: TextField) -> Option<TextLimit> {
         self.text_limits.iter().copied().find(|l| l.field == f)
     }
@@ -758,6 +768,9 @@ impl FieldSchema {
     /// boundaries to the side's limits, lists cut to their limits. Also returns a note for every
     /// value that was cut or dropped, for the report.
     pub fn project(&self, record: &Record) -> (Record, Vec<String>) {
+        if self.is_unlimited(record.kind()) {
+            return (record.clone(), Vec::new());
+        }
         let mut notes = Vec::new();
         let mut out = Record::empty(record.kind());
         copy_fields(&mut out, record, self.fields);

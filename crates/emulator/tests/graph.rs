@@ -888,8 +888,9 @@ async fn faults_throttle_fail_drop_and_limit_concurrency() {
         .send()
         .await
         .is_err());
+    // A long hold, so the requests overlap even on a loaded CI machine.
     t.emu.set_faults(GraphFaults {
-        latency_ms: 300,
+        latency_ms: 1_000,
         ..GraphFaults::default()
     });
     let mut handles = Vec::new();
@@ -1039,7 +1040,7 @@ async fn delta_replays_on_demand_and_batch_items_share_the_mailbox_limit() {
     assert_eq!(distinct.len(), 6);
 
     t.emu.set_faults(GraphFaults {
-        latency_ms: 300,
+        latency_ms: 1_000,
         ..GraphFaults::default()
     });
     let reqs: Vec<Value> = (0..4)

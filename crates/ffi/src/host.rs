@@ -318,7 +318,7 @@ fn record_from(h: HostRecord) -> Result<core::RemoteRecord, ConnectorError> {
         version: h.version,
         modified_at: time(h.modified_at),
         sync_id: h.sync_id.map(core::SyncId),
-        record,
+        record: record.into(),
     })
 }
 

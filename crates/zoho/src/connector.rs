@@ -2,7 +2,9 @@
 //!
 //! Listing pages with `page` then `page_token`, incremental changes with `If-Modified-Since` on
 //! the records and on `/deleted`, watermarks from the server's `Date` header taken at the start of
-//! a round, batched writes (≤ 100) with `trigger: []`, idempotent creates through `upsert` on the
+//! a round (minus a margin; what the round reported at or after its watermark is carried in the
+//! cursor, so the next round, which `If-Modified-Since` hands it again, does not report it twice:
+//! records by `(id, Modified_Time)`, deletions by id with `deleted_time`), batched writes (≤ 100) with `trigger: []`, idempotent creates through `upsert` on the
 //! sync-id field, and COQL to find records by sync id.
 
 use std::collections::HashMap;
@@ -29,8 +31,12 @@ use crate::mapping::{self, FieldsMeta, MapContext};
 pub struct ZohoOptions {
     /// API name of the unique custom text field holding the sync id.
     pub sync_id_field: String,
-    /// Resolve (and create when missing) the Account named by a contact's company.
+    /// Link a contact to the Account named by its company (looked up by name with COQL). Off:
+    /// the company is not written to Zoho at all.
     pub resolve_accounts: bool,
+    /// Create the Account when none has that name (with `resolve_accounts`). Off: a company
+    /// without an Account is not written, and the record returned as stored has no company.
+    pub create_accounts: bool,
     /// Seconds taken off the server-clock watermarks (records modified around the watermark are
     /// read twice rather than missed).
     pub watermark_margin_secs: i64,
@@ -43,6 +49,7 @@ impl Default for ZohoOptions {
         ZohoOptions {
             sync_id_field: "CRMSync_Id".into(),
             resolve_accounts: true,
+            create_accounts: true,
             watermark_margin_secs: 2,
             client: ClientOptions::default(),
         }
@@ -79,7 +86,7 @@ impl std::fmt::Debug for ZohoConnector {
 /// Where a listing or change round stands (the opaque page token).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct PageState {
-    /// 0 = records, 1 = deletions.
+    /// 0 = records, 2 = (custom views) modified records outside the view, 1 = deletions.
     phase: u8,
     page: u32,
     token: Option<String>,
@@ -88,6 +95,71 @@ struct PageState {
     /// The cursor's watermarks this round started from.
     rec: Option<String>,
     del: Option<String>,
+    /// What the previous round already reported at or after this round's starting watermarks.
+    #[serde(default)]
+    seen: Carry,
+    /// What this round reports at or after its own watermark (carried into the next cursor).
+    #[serde(default)]
+    next: Carry,
+    /// Custom views: ids of the view's modified records this round (phase 0), so phase 2 tells
+    /// which modified records are outside the view.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    in_view: Vec<String>,
+}
+
+/// A change round of a custom view with more modified records than this falls back to a full
+/// listing (the ids of the view's modified records travel in the page token).
+const IN_VIEW_MAX: usize = 10_000;
+
+/// Items reported at or after a watermark. The watermark is taken a margin before the round's
+/// start (so nothing modified around it is missed), and Zoho's `If-Modified-Since` returns them
+/// again next round: the cursor carries them so the next round does not report them twice.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct Carry {
+    /// `(id, Modified_Time)` of records (and of records that left the scope).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    rec: Vec<(String, String)>,
+    /// Ids of deletions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    del: Vec<String>,
+}
+
+/// At most this many items are carried (a bulk edit inside the margin is re-read once rather
+/// than carried in a large cursor; a repeated record is recognised by its version anyway).
+const CARRY_MAX: usize = 500;
+
+impl Carry {
+    fn push_rec(&mut self, id: &str, version: &str) {
+        if self.rec.len() < CARRY_MAX {
+            self.rec.push((id.to_string(), version.to_string()));
+        }
+    }
+
+    fn push_del(&mut self, id: &str) {
+        if self.del.len() < CARRY_MAX {
+            self.del.push(id.to_string());
+        }
+    }
+
+    fn has_rec(&self, id: &str, version: &str) -> bool {
+        self.rec.iter().any(|(i, v)| i == id && v == version)
+    }
+
+    fn has_del(&self, id: &str) -> bool {
+        self.del.iter().any(|i| i == id)
+    }
+}
+
+/// Whether a Zoho time is at or after the watermark (unreadable times count as after: carrying
+/// one too many only hides a repeat).
+fn at_or_after(time: &str, wm: Option<&str>) -> bool {
+    match (
+        mapping::parse_datetime(time),
+        wm.and_then(mapping::parse_datetime),
+    ) {
+        (Some(t), Some(w)) => t >= w,
+        _ => true,
+    }
 }
 
 fn encode(s: &PageState) -> String {
@@ -98,14 +170,26 @@ fn decode(s: &str) -> std::result::Result<PageState, ConnectorError> {
     serde_json::from_str(s).map_err(|_| ConnectorError::cursor_expired())
 }
 
-fn cursor(rec: &str, del: &str) -> Cursor {
-    Cursor(format!("zoho1|{rec}|{del}"))
+fn cursor(rec: &str, del: &str, carry: &Carry) -> Cursor {
+    if carry == &Carry::default() {
+        return Cursor(format!("zoho1|{rec}|{del}"));
+    }
+    Cursor(format!(
+        "zoho2|{rec}|{del}|{}",
+        serde_json::to_string(carry).unwrap_or_default()
+    ))
 }
 
-fn parse_cursor(c: &Cursor) -> std::result::Result<(String, String), ConnectorError> {
-    let mut p = c.0.split('|');
-    match (p.next(), p.next(), p.next()) {
-        (Some("zoho1"), Some(r), Some(d)) => Ok((r.to_string(), d.to_string())),
+fn parse_cursor(c: &Cursor) -> std::result::Result<(String, String, Carry), ConnectorError> {
+    let mut p = c.0.splitn(4, '|');
+    match (p.next(), p.next(), p.next(), p.next()) {
+        (Some("zoho1"), Some(r), Some(d), None) => {
+            Ok((r.to_string(), d.to_string(), Carry::default()))
+        }
+        (Some("zoho2"), Some(r), Some(d), Some(j)) => {
+            let carry = serde_json::from_str(j).map_err(|_| ConnectorError::cursor_expired())?;
+            Ok((r.to_string(), d.to_string(), carry))
+        }
         _ => Err(ConnectorError::cursor_expired()),
     }
 }
@@ -224,7 +308,16 @@ impl ZohoConnector {
         }
     }
 
-    fn items(&self, scope: &Scope, data: &Value, changes: bool) -> Vec<ChangeItem> {
+    /// The items of a records page. In a change round (`changes`), records that left the scope
+    /// are `Vanished`; in both, what the previous round already reported (`st.seen`) is left
+    /// out and what sits at or after this round's watermark is carried (`st.next`).
+    fn items(
+        &self,
+        scope: &Scope,
+        data: &Value,
+        changes: bool,
+        st: &mut PageState,
+    ) -> Vec<ChangeItem> {
         let Ok(info) = self.info(scope.kind) else {
             return vec![];
         };
@@ -235,11 +328,30 @@ impl ZohoConnector {
             .into_iter()
             .flatten()
         {
-            if !self.in_scope(scope, v) {
+            let id = v.get("id").and_then(Value::as_str).unwrap_or_default();
+            let version = v
+                .get("Modified_Time")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if id.is_empty() {
+                continue;
+            }
+            let view = matches!(scope.zoho, ZohoScope::CustomView(_));
+            if changes && view && st.phase == 2 && st.in_view.iter().any(|i| i == id) {
+                continue;
+            }
+            if changes && view && st.phase == 0 {
+                st.in_view.push(id.to_string());
+            }
+            if at_or_after(version, st.wm.as_deref()) {
+                st.next.push_rec(id, version);
+            }
+            if st.seen.has_rec(id, version) {
+                continue;
+            }
+            if (changes && view && st.phase == 2) || !self.in_scope(scope, v) {
                 if changes {
-                    if let Some(id) = v.get("id").and_then(Value::as_str) {
-                        out.push(ChangeItem::Vanished { id: id.to_string() });
-                    }
+                    out.push(ChangeItem::Vanished { id: id.to_string() });
                 }
                 continue;
             }
@@ -267,7 +379,8 @@ impl ZohoConnector {
             Some(t) => req.query("page_token", t.clone()),
             None => req.query("page", st.page.max(1).to_string()),
         };
-        if let ZohoScope::CustomView(cv) = &scope.zoho {
+        // Phase 2 of a custom view's change round reads every modified record, without the view.
+        if let (ZohoScope::CustomView(cv), false) = (&scope.zoho, st.phase == 2) {
             req = req.query("cvid", cv.clone());
         }
         Ok(req)
@@ -386,7 +499,7 @@ impl ZohoConnector {
         }
         let create: Vec<String> = missing
             .into_iter()
-            .filter(|n| !known.contains_key(n))
+            .filter(|n| self.opts.create_accounts && !known.contains_key(n))
             .collect();
         for chunk in create.chunks(100) {
             let data: Vec<Value> = chunk.iter().map(|n| json!({"Account_Name": n})).collect();
@@ -554,7 +667,7 @@ impl Connector for ZohoConnector {
         cur: &Cursor,
         req: &PageRequest,
     ) -> std::result::Result<ChangePage, ConnectorError> {
-        let (rec, del) = parse_cursor(cur)?;
+        let (rec, del, seen) = parse_cursor(cur)?;
         let mut st = match &req.page {
             Some(p) => decode(p)?,
             None => PageState {
@@ -562,11 +675,12 @@ impl Connector for ZohoConnector {
                 page: 1,
                 rec: Some(rec),
                 del: Some(del),
+                seen,
                 ..Default::default()
             },
         };
         let info = self.info(req.scope.kind)?;
-        if st.phase == 0 {
+        if st.phase == 0 || st.phase == 2 {
             let r = self
                 .list_request(&req.scope, &st)?
                 .header("If-Modified-Since", st.rec.clone().unwrap_or_default());
@@ -578,12 +692,20 @@ impl Connector for ZohoConnector {
                 204 | 304 => (vec![], false),
                 _ => {
                     let body = ok_body(resp)?;
-                    let items = self.items(&req.scope, &body, true);
+                    let items = self.items(&req.scope, &body, true, &mut st);
                     (items, Self::advance(&mut st, &body))
                 }
             };
+            if st.in_view.len() > IN_VIEW_MAX {
+                return Err(ConnectorError::cursor_expired());
+            }
             if !more {
-                st.phase = 1;
+                // A record modified since the watermark but not in the view has left it (or
+                // never was in it): `Vanished`, which the engine classifies.
+                st.phase = match (&req.scope.zoho, st.phase) {
+                    (ZohoScope::CustomView(_), 0) => 2,
+                    _ => 1,
+                };
                 st.page = 1;
                 st.token = None;
             }
@@ -602,14 +724,29 @@ impl Connector for ZohoConnector {
             204 | 304 => (vec![], false),
             _ => {
                 let body = ok_body(resp)?;
-                let items = body
+                let mut items = vec![];
+                for d in body
                     .get("data")
                     .and_then(Value::as_array)
                     .into_iter()
                     .flatten()
-                    .filter_map(|d| d.get("id").and_then(Value::as_str))
-                    .map(|id| ChangeItem::Deleted { id: id.to_string() })
-                    .collect();
+                {
+                    let Some(id) = d.get("id").and_then(Value::as_str) else {
+                        continue;
+                    };
+                    // `deleted_time` is when it was deleted: one at or after this round's
+                    // watermark comes back next round and is carried so it is reported once.
+                    let when = d
+                        .get("deleted_time")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default();
+                    if at_or_after(when, st.wm.as_deref()) {
+                        st.next.push_del(id);
+                    }
+                    if !st.seen.has_del(id) {
+                        items.push(ChangeItem::Deleted { id: id.to_string() });
+                    }
+                }
                 let more = body
                     .pointer("/info/more_records")
                     .and_then(Value::as_bool)
@@ -627,7 +764,7 @@ impl Connector for ZohoConnector {
         let wm = st.wm.clone().unwrap_or_default();
         Ok(ChangePage {
             items,
-            next: Next::Done(cursor(&wm, &wm)),
+            next: Next::Done(cursor(&wm, &wm, &st.next)),
         })
     }
 
@@ -650,15 +787,15 @@ impl Connector for ZohoConnector {
         if resp.status == 204 || resp.status == 304 {
             return Ok(ChangePage {
                 items: vec![],
-                next: Next::Done(cursor(&wm, &wm)),
+                next: Next::Done(cursor(&wm, &wm, &st.next)),
             });
         }
         let body = ok_body(resp)?;
-        let items = self.items(&req.scope, &body, false);
+        let items = self.items(&req.scope, &body, false, &mut st);
         let next = if Self::advance(&mut st, &body) {
             Next::Page(encode(&st))
         } else {
-            Next::Done(cursor(&wm, &wm))
+            Next::Done(cursor(&wm, &wm, &st.next))
         };
         Ok(ChangePage { items, next })
     }
@@ -716,16 +853,17 @@ impl Connector for ZohoConnector {
             let names: Vec<String> = ops
                 .iter()
                 .filter_map(|op| match op {
-                    Operation::Create {
-                        record: Record::Contact(c),
-                        ..
-                    } => Some(c.company.trim().to_string()),
-                    Operation::Update {
-                        record: Record::Contact(c),
-                        fields,
-                        ..
-                    } if fields.contains(crmsync_core::Field::Company) => {
-                        Some(c.company.trim().to_string())
+                    Operation::Create { record, .. } => match &**record {
+                        Record::Contact(c) => Some(c.company.trim().to_string()),
+                        _ => None,
+                    },
+                    Operation::Update { record, fields, .. }
+                        if fields.contains(crmsync_core::Field::Company) =>
+                    {
+                        match &**record {
+                            Record::Contact(c) => Some(c.company.trim().to_string()),
+                            _ => None,
+                        }
                     }
                     _ => None,
                 })
@@ -744,11 +882,33 @@ impl Connector for ZohoConnector {
         let mut updates: Vec<(usize, Option<String>, Map<String, Value>)> = vec![];
         let mut deletes: Vec<(usize, String)> = vec![];
         let schema_fields = mapping::schema(kind, &info.meta).fields;
+        // What Zoho will hold after each write, read back through the same mapping as a read:
+        // derived values (a Last_Name made up from the e-mail, an unresolved company left out,
+        // a task start kept only in a recurrence) show in `Written::stored`.
+        let mut stored: Vec<Option<Record>> = vec![None; ops.len()];
+        let stored_of = |body: &Map<String, Value>| {
+            let mut full = body.clone();
+            full.insert("id".into(), json!("pending"));
+            mapping::from_zoho(kind, &Value::Object(full), ctx)
+                .ok()
+                .map(|r| (*r.record).clone())
+        };
+        let note = |i: usize, notes: &[String]| {
+            if !notes.is_empty() {
+                // Fixed texts only: no personal data in the log.
+                tracing::warn!(
+                    module = %info.module,
+                    operation = i,
+                    notes = ?notes,
+                    "the record written to Zoho differs from the one given"
+                );
+            }
+        };
         for (i, op) in ops.iter().enumerate() {
             match op {
                 Operation::Create { sync_id, record } => {
-                    let (mut body, _notes) = mapping::to_zoho(record, schema_fields, ctx, None);
-                    if let (Some(id), Record::Contact(c)) = (account_of(record), record) {
+                    let (mut body, notes) = mapping::to_zoho(record, schema_fields, ctx, None);
+                    if let (Some(id), Record::Contact(c)) = (account_of(record), &**record) {
                         body.insert(
                             "Account_Name".into(),
                             json!({"id": id, "name": c.company.trim()}),
@@ -758,7 +918,11 @@ impl Connector for ZohoConnector {
                         body.insert(f.clone(), json!(sync_id.0));
                     }
                     match mapping::validate(kind, &body, &info.meta, true) {
-                        Ok(()) => creates.push((i, body)),
+                        Ok(()) => {
+                            note(i, &notes);
+                            stored[i] = stored_of(&body);
+                            creates.push((i, body));
+                        }
                         Err(e) => results[i] = Some(Err(e)),
                     }
                 }
@@ -769,14 +933,17 @@ impl Connector for ZohoConnector {
                     record,
                     stamp,
                 } => {
-                    let (mut body, _notes) =
-                        mapping::to_zoho(record, fields.intersect(schema_fields), ctx, None);
-                    if let (Some(aid), Record::Contact(c)) = (account_of(record), record) {
+                    let fields = fields.intersect(schema_fields);
+                    let (mut body, notes) = mapping::to_zoho(record, fields, ctx, None);
+                    // The whole record as Zoho would hold it: coupled values (an event
+                    // reminder is written relative to its start) read back consistently; the
+                    // engine takes only the written fields from it.
+                    let (mut full, _) = mapping::to_zoho(record, schema_fields, ctx, None);
+                    if let (Some(aid), Record::Contact(c)) = (account_of(record), &**record) {
                         if fields.contains(crmsync_core::Field::Company) {
-                            body.insert(
-                                "Account_Name".into(),
-                                json!({"id": aid, "name": c.company.trim()}),
-                            );
+                            let v = json!({"id": aid, "name": c.company.trim()});
+                            body.insert("Account_Name".into(), v.clone());
+                            full.insert("Account_Name".into(), v);
                         }
                     }
                     if let (Some(f), Some(s)) = (&ctx.sync_field, stamp) {
@@ -784,6 +951,8 @@ impl Connector for ZohoConnector {
                     }
                     match mapping::validate(kind, &body, &info.meta, false) {
                         Ok(()) => {
+                            note(i, &notes);
+                            stored[i] = stored_of(&full);
                             body.insert("id".into(), json!(id));
                             updates.push((i, if_version.clone(), body));
                         }
@@ -817,15 +986,8 @@ impl Connector for ZohoConnector {
                 ..req
             };
             let res = self.write(req, creates.len()).await;
-            for ((i, body), r) in creates.iter().zip(res) {
-                results[*i] = Some(r.map(|d| {
-                    let mut full = body.clone();
-                    full.insert("id".into(), d.get("id").cloned().unwrap_or(Value::Null));
-                    let stored = mapping::from_zoho(kind, &Value::Object(full), ctx)
-                        .ok()
-                        .map(|r| r.record);
-                    written(&d, stored)
-                }));
+            for ((i, _), r) in creates.iter().zip(res) {
+                results[*i] = Some(r.map(|d| written(&d, stored[*i].clone())));
             }
         }
         // Unconditional updates go in one batch; conditional ones one by one (the header is
@@ -844,7 +1006,7 @@ impl Connector for ZohoConnector {
             );
             let res = self.write(req, plain.len()).await;
             for ((i, _, _), r) in plain.iter().zip(res) {
-                results[*i] = Some(r.map(|d| written(&d, None)));
+                results[*i] = Some(r.map(|d| written(&d, stored[*i].clone())));
             }
         }
         let futs = conditional.iter().map(|(i, v, b)| {
@@ -857,7 +1019,7 @@ impl Connector for ZohoConnector {
             async move { (*i, self.write(req, 1).await) }
         });
         for (i, mut r) in futures::future::join_all(futs).await {
-            results[i] = r.pop().map(|r| r.map(|d| written(&d, None)));
+            results[i] = r.pop().map(|r| r.map(|d| written(&d, stored[i].clone())));
         }
         for chunk in deletes.chunks(100) {
             let ids: Vec<&str> = chunk.iter().map(|(_, id)| id.as_str()).collect();
@@ -960,5 +1122,48 @@ impl Connector for ZohoConnector {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_read_the_older_shape() {
+        let wm = "2026-01-02T03:04:05+08:00";
+        let empty = cursor(wm, wm, &Carry::default());
+        assert_eq!(empty.0, format!("zoho1|{wm}|{wm}"));
+        assert_eq!(
+            parse_cursor(&empty).unwrap(),
+            (wm.to_string(), wm.to_string(), Carry::default())
+        );
+        let mut carry = Carry::default();
+        carry.push_rec("1", wm);
+        carry.push_del("2");
+        let c = cursor(wm, wm, &carry);
+        let (_, _, back) = parse_cursor(&c).unwrap();
+        assert_eq!(back, carry);
+        assert!(back.has_rec("1", wm) && !back.has_rec("1", "other") && back.has_del("2"));
+        assert!(parse_cursor(&Cursor("zoho9|x".into())).is_err());
+        for i in 0..CARRY_MAX + 10 {
+            carry.push_del(&i.to_string());
+        }
+        assert_eq!(carry.del.len(), CARRY_MAX);
+    }
+
+    #[test]
+    fn watermark_comparison_is_by_instant() {
+        assert!(at_or_after(
+            "2026-01-02T03:04:05+08:00",
+            Some("2026-01-01T19:04:05Z")
+        ));
+        assert!(!at_or_after(
+            "2026-01-02T03:04:04+08:00",
+            Some("2026-01-01T19:04:05Z")
+        ));
+        assert!(at_or_after("garbled", Some("2026-01-01T19:04:05Z")));
     }
 }

@@ -4,5 +4,6 @@
 #![allow(clippy::unwrap_used)]
 
 mod auth;
+mod paths;
 mod support;
 mod sync;

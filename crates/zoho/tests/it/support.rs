@@ -28,6 +28,10 @@ pub fn fast() -> ZohoOptions {
 }
 
 pub async fn setup_with(cfg: ZohoConfig) -> (ZohoEmulator, ZohoConnector) {
+    setup_opts(cfg, fast()).await
+}
+
+pub async fn setup_opts(cfg: ZohoConfig, opts: ZohoOptions) -> (ZohoEmulator, ZohoConnector) {
     let emu = ZohoEmulator::start(cfg).await.unwrap();
     let refresh = emu.issue_refresh_token("owner@example.com").unwrap();
     let auth = ZohoAuth::from_refresh_token(
@@ -38,9 +42,7 @@ pub async fn setup_with(cfg: ZohoConfig) -> (ZohoEmulator, ZohoConnector) {
         None,
     )
     .unwrap();
-    let zoho = ZohoConnector::connect(Arc::new(auth), fast())
-        .await
-        .unwrap();
+    let zoho = ZohoConnector::connect(Arc::new(auth), opts).await.unwrap();
     (emu, zoho)
 }
 
@@ -49,10 +51,14 @@ pub async fn setup() -> (ZohoEmulator, ZohoConnector) {
 }
 
 pub fn scope(kind: Kind) -> Scope {
+    scope_in(kind, ZohoScope::OwnedByMe)
+}
+
+pub fn scope_in(kind: Kind, zoho: ZohoScope) -> Scope {
     Scope {
         kind,
         container: None,
-        zoho: ZohoScope::OwnedByMe,
+        zoho,
         window: None,
         categories: Default::default(),
         zoho_category: "Zoho".into(),
