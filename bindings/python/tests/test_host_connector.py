@@ -241,7 +241,13 @@ def test_host_errors_stop_the_kind_with_a_readable_reason(signed_in, emu, store)
         raise RuntimeError("the local database is locked")
 
     store.list = broken
-    report = run(signed_in.sync(CONTACTS, None, None))
+    from test_client import Recorder
+
+    rec = Recorder()
+    report = run(signed_in.sync(CONTACTS, rec, None))
     [k] = report.kinds
     assert not report.completed
     assert "the local database is locked" in k.failure
+    errors = [l for l in rec.logs if l.level == ffi.LogLevel.ERROR]
+    assert errors and "the local database is locked" in errors[0].message
+    assert rec.logs[-1].level == ffi.LogLevel.WARNING and "finished" in rec.logs[-1].message

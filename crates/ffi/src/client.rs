@@ -1,5 +1,5 @@
 //! `SyncClient`: the one object a host creates. Every async method runs on the crate's
-//! multi-threaded tokio runtime ([`crate::run`]); a panic inside becomes `CrmSyncError::Internal`.
+//! multi-threaded tokio runtime (`crate::run`); a panic inside becomes `CrmSyncError::Internal`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -319,6 +319,17 @@ impl SyncClient {
             match w.sync(opts, core_observer, token).await {
                 Ok(report) => {
                     let report = SyncReport::from(report);
+                    for k in &report.kinds {
+                        for w in &k.warnings {
+                            log(&observer, LogLevel::Warning, format!("{:?}: {w}", k.kind));
+                        }
+                        if let Some(g) = &k.guard {
+                            log(&observer, LogLevel::Warning, g.message.clone());
+                        }
+                        if let Some(f) = &k.failure {
+                            log(&observer, LogLevel::Error, format!("{:?}: {f}", k.kind));
+                        }
+                    }
                     let level = if report.completed {
                         LogLevel::Info
                     } else {

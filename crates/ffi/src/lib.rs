@@ -104,3 +104,44 @@ pub fn default_settings() -> SyncSettings {
 pub fn validate_settings(settings: SyncSettings) -> Result<(), CrmSyncError> {
     types::validated(settings).map(|_| ())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A panic inside an exported call ends as an error, never as an unwind into the host.
+    #[test]
+    fn a_panic_becomes_an_internal_error() {
+        let out: Result<(), CrmSyncError> = futures_lite_block_on(run(async {
+            let v: Vec<u8> = Vec::new();
+            // Index out of bounds: a bug-shaped panic.
+            let _ = v[usize::from(v.is_empty())];
+            Ok(())
+        }));
+        match out {
+            Err(CrmSyncError::Internal { reason }) => assert!(reason.contains("internal error")),
+            other => panic!("expected Internal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn default_settings_validate() {
+        assert_eq!(validate_settings(default_settings()), Ok(()));
+        let mut s = default_settings();
+        s.events.window.days_back = 0;
+        s.events.window.days_ahead = 0;
+        let e = validate_settings(s).err();
+        assert!(
+            matches!(&e, Some(CrmSyncError::InvalidInput { reason }) if reason.contains("events.window"))
+        );
+    }
+
+    fn futures_lite_block_on<F: Future>(f: F) -> F::Output {
+        // A plain current-thread runtime stands in for the host's executor.
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map(|rt| rt.block_on(f))
+            .unwrap_or_else(|e| panic!("test runtime: {e}"))
+    }
+}
