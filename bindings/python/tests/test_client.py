@@ -115,6 +115,19 @@ def test_outlook_host_token_provider(client, emu):
     assert tokens.calls >= 1
 
 
+def test_outlook_sign_out_forgets_the_tokens(client, emu, secrets):
+    prompt = run(client.start_outlook_device_code())
+    emu.approve_device_code(prompt.user_code)
+    run(client.complete_outlook_device_code())
+    assert run(client.who_am_i()).outlook_signed_in
+    run(client.sign_out(ffi.Side.OUTLOOK))
+    assert not run(client.who_am_i()).outlook_signed_in
+    assert not any(k.startswith("crmsync.outlook.") for k in secrets.values)
+    with pytest.raises(ffi.CrmSyncError.SignInRequired) as e:
+        run(client.list_containers(ffi.Kind.CONTACT))
+    assert "Outlook" in e.value.reason
+
+
 def test_sign_out_forgets_the_tokens(signed_in, secrets):
     run(signed_in.sign_out(ffi.Side.ZOHO))
     assert run(signed_in.who_am_i()).zoho_user_id is None
@@ -193,8 +206,9 @@ def test_sync_both_ways_then_nothing(signed_in, emu):
     assert second.writes == 0
 
     history = signed_in.history(10)
-    assert [h.started_at for h in history] == [second.started_at, first.started_at] or len(history) == 2
-    assert history[0].writes == 0 and history[1].writes == first.writes
+    assert len(history) == 2, "a dry run is not recorded"
+    assert history[0] == second and history[1] == first, "newest first, as returned"
+    assert signed_in.history(1) == [second]
 
 
 def test_observer_receives_progress_in_order(signed_in, emu):
