@@ -317,3 +317,27 @@ def test_no_secret_in_any_reason(client, emu, secrets):
     with pytest.raises(ffi.CrmSyncError.SignInRequired) as e:
         run(client.sync(ALL, None, None))
     assert token not in str(e.value)
+
+
+def test_tasks_and_events_sync_through_the_ffi(signed_in, emu):
+    import datetime
+
+    emu.zoho_insert("Tasks", json.dumps({"Subject": "Call Ada", "Due_Date": "2026-12-01"}))
+    start = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=3)).replace(microsecond=0)
+    end = start + datetime.timedelta(hours=1)
+    fmt = "%Y-%m-%dT%H:%M:%S+00:00"
+    emu.zoho_insert(
+        "Events",
+        json.dumps({"Event_Title": "Board meeting", "Start_DateTime": start.strftime(fmt), "End_DateTime": end.strftime(fmt)}),
+    )
+    report = run(signed_in.sync(ALL, None, None))
+    by_kind = {k.kind: k for k in report.kinds}
+    assert set(by_kind) == {ffi.Kind.CONTACT, ffi.Kind.TASK, ffi.Kind.EVENT}
+    assert by_kind[ffi.Kind.TASK].counts.created_in_outlook == 1
+    assert by_kind[ffi.Kind.EVENT].counts.created_in_outlook == 1
+    assert report.completed
+    assert run(signed_in.sync(ALL, None, None)).writes == 0
+
+    # Syncing one kind touches only that kind.
+    only = run(signed_in.sync(ffi.SyncRequest(kind=ffi.Kind.TASK, dry_run=False, force=False), None, None))
+    assert [k.kind for k in only.kinds] == [ffi.Kind.TASK]
