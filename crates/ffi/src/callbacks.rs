@@ -22,7 +22,9 @@ pub trait SecretStore: Send + Sync {
 }
 
 /// Receives progress and log events of a sync (called on a background thread; keep it quick and
-/// hop to the main thread for UI work).
+/// hop to the main thread for UI work). Do not wait on another `SyncClient` call from inside a
+/// callback: the sync waits for the callback, so such a call can deadlock (seen from Python, whose
+/// event loop the outer call is holding).
 #[uniffi::export(with_foreign)]
 pub trait SyncObserver: Send + Sync {
     /// A progress event, in order.
