@@ -4,8 +4,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crmsync_core::{
-    CancelToken, Connector, Container, Engine, Kind, QueuedConflict, Secret, SecretStore, Side,
-    StateStore, SyncObserver, SyncOptions, SyncOutcome, SyncReport,
+    AccessTokenProvider, CancelToken, Connector, Container, Engine, Kind, QueuedConflict, Secret,
+    SecretStore, Side, StateStore, SyncObserver, SyncOptions, SyncOutcome, SyncReport,
 };
 use crmsync_store::SqliteStore;
 use crmsync_zoho::auth::{authorization_url, DataCentre, LoopbackListener, OAuthConfig, ZohoAuth};
@@ -86,6 +86,8 @@ pub struct SyncClient {
     /// requests, and a connector remembers what it learnt (To Do sync ids, default folders).
     /// Cleared by every sign-in, sign-out and settings change.
     connectors: Mutex<Connectors>,
+    /// Host-provided Outlook access tokens, when the host signs in itself.
+    outlook_tokens: Mutex<Option<Arc<dyn AccessTokenProvider>>>,
 }
 
 #[derive(Default)]
@@ -107,15 +109,46 @@ impl SyncClient {
     /// Opens (creating when missing) the home directory, its settings file, secret store and
     /// state database.
     pub fn open(config: AppConfig) -> Result<SyncClient> {
+        Self::create_home(&config)?;
+        let file = FileConfig::load(&config.settings_path())?;
+        let backend = config.overrides.secret_store.unwrap_or(file.secrets.store);
+        let opened = secrets::open(&config.home, backend)?;
+        Self::assemble(config, file, opened)
+    }
+
+    /// Opens a home directory with a secret store the host supplies (the Keychain through the
+    /// FFI's foreign trait) instead of the keychain/file choice.
+    pub fn open_with_secrets(
+        config: AppConfig,
+        secrets: Arc<dyn SecretStore>,
+    ) -> Result<SyncClient> {
+        Self::create_home(&config)?;
+        let file = FileConfig::load(&config.settings_path())?;
+        Self::assemble(
+            config,
+            file,
+            secrets::OpenedSecrets {
+                store: secrets,
+                backend: "host",
+                warning: None,
+            },
+        )
+    }
+
+    fn create_home(config: &AppConfig) -> Result<()> {
         std::fs::create_dir_all(&config.home).map_err(|e| {
             AppError::Io(format!(
                 "cannot create the home directory {}: {e}",
                 config.home.display()
             ))
-        })?;
-        let file = FileConfig::load(&config.settings_path())?;
-        let backend = config.overrides.secret_store.unwrap_or(file.secrets.store);
-        let opened = secrets::open(&config.home, backend)?;
+        })
+    }
+
+    fn assemble(
+        config: AppConfig,
+        file: FileConfig,
+        opened: secrets::OpenedSecrets,
+    ) -> Result<SyncClient> {
         let store = Arc::new(SqliteStore::open(config.state_path())?);
         Ok(SyncClient {
             config,
@@ -125,7 +158,21 @@ impl SyncClient {
             secret_warning: opened.warning,
             store,
             connectors: Mutex::new(Connectors::default()),
+            outlook_tokens: Mutex::new(None),
         })
+    }
+
+    /// Makes the Outlook side use access tokens from the host (MSAL in the Mac app) instead of
+    /// this client's own sign-in; `None` goes back to the stored sign-in.
+    pub fn set_outlook_token_provider(&self, provider: Option<Arc<dyn AccessTokenProvider>>) {
+        if let Ok(mut p) = self.outlook_tokens.lock() {
+            *p = provider;
+        }
+        self.drop_connectors();
+    }
+
+    pub(crate) fn outlook_token_provider(&self) -> Option<Arc<dyn AccessTokenProvider>> {
+        self.outlook_tokens.lock().ok().and_then(|p| p.clone())
     }
 
     /// The configuration this client was opened with.
@@ -387,7 +434,12 @@ impl SyncClient {
     pub fn is_signed_in(&self, service: Side) -> bool {
         let key = match service {
             Side::Zoho => format!("{ZOHO_PREFIX}.refresh_token"),
-            Side::Outlook => super::outlook::REFRESH_TOKEN_KEY.to_string(),
+            Side::Outlook => {
+                if self.outlook_token_provider().is_some() {
+                    return true;
+                }
+                super::outlook::REFRESH_TOKEN_KEY.to_string()
+            }
         };
         matches!(self.secrets.get(&key), Ok(Some(_)))
     }
@@ -514,5 +566,32 @@ impl SyncClient {
             resolved_conflicts: conflicts.iter().filter(|c| c.resolution.is_some()).count(),
             last_run: self.store.history(1)?.into_iter().next(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn is_send<T: Send>(_: &T) {}
+
+    /// The FFI runs these futures on a multi-threaded runtime: they must stay `Send`.
+    #[test]
+    fn host_futures_are_send() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = AppConfig::new(dir.path());
+        config.overrides.secret_store = Some(super::super::SecretBackend::File);
+        let c = SyncClient::open(config).unwrap();
+        is_send(&c.sync(&SyncOptions::default(), None, CancelToken::new()));
+        is_send(&c.whoami());
+        is_send(&c.containers(Kind::Contact));
+        is_send(&c.login_zoho_refresh_token(Secret::new("x")));
+        is_send(&c.login_zoho_browser(|_| async {}));
+        is_send(&c.login_outlook_browser(|_| async {}));
+        is_send(&c.login_outlook_device_code(|_| async {}));
+        is_send(&c.logout(Side::Zoho));
+        let status = c.status().unwrap();
+        assert!(status.last_run.is_none());
+        assert_eq!(status.secret_store, "file");
     }
 }

@@ -100,6 +100,13 @@ async fn verify(client: &SyncClient, auth: Arc<Auth>) -> Result<Account> {
 }
 
 pub(crate) async fn connector(client: &SyncClient) -> Result<Arc<dyn Connector>> {
+    if let Some(p) = client.outlook_token_provider() {
+        return Ok(Arc::new(OutlookConnector::new(
+            graph_url(client),
+            Arc::new(Auth::host(p)),
+            OutlookOptions::default(),
+        )));
+    }
     let auth = auth(client)?;
     if !auth.is_signed_in() {
         return Err(AppError::SignIn(

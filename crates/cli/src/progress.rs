@@ -42,14 +42,14 @@ impl Bars {
             .clone()
     }
 
+    /// Clears the bars: the report follows.
     pub fn finish(&self) {
         if let Ok(g) = self.bars.lock() {
             for b in g.values() {
-                if !b.is_finished() {
-                    b.finish();
-                }
+                b.finish_and_clear();
             }
         }
+        let _ = self.multi.clear();
     }
 }
 

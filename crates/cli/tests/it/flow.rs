@@ -151,3 +151,46 @@ async fn choose_folder_and_categories_sync_edit_sync_status_history_and_the_guar
     env.ok(&["sync", "--kind", "contacts", "--yes"]).await;
     assert_eq!(env.zemu.records("Contacts").len(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_sync_at_a_time_per_home_directory() {
+    use crmsync_emulator::graph::GraphConfig;
+    use crmsync_emulator::zoho::{Faults, ZohoConfig};
+    let env = Env::with(
+        ZohoConfig {
+            faults: Faults {
+                latency_ms: 300,
+                ..Faults::default()
+            },
+            ..ZohoConfig::default()
+        },
+        GraphConfig::default(),
+    )
+    .await;
+    env.login().await;
+    env.zemu
+        .insert_record("Contacts", json!({"Last_Name": "Lovelace"}))
+        .unwrap();
+    env.zemu.reset_counters();
+    let mut first = env
+        .command(&["sync"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The lock is taken before the first request.
+    while env.zemu.counters().is_empty() {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let second = env.run(&["sync"]).await;
+    assert_eq!(second.code, 1, "{second:?}");
+    assert!(
+        second.stderr.contains("another crmsync sync is running"),
+        "{second:?}"
+    );
+    let status = tokio::task::spawn_blocking(move || first.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success());
+    env.ok(&["sync"]).await;
+}

@@ -40,6 +40,30 @@ fn size() -> Size {
     }
 }
 
+/// Reads the emulators have received (GET requests of both, batch items included).
+fn reads(env: &Env) -> u64 {
+    let z: u64 = env
+        .zemu
+        .counters()
+        .iter()
+        .filter(|(k, _)| k.starts_with("GET /"))
+        .map(|(_, v)| v)
+        .sum();
+    let g: u64 = env
+        .gemu
+        .counters()
+        .by_endpoint
+        .iter()
+        .filter(|(k, _)| {
+            k.strip_prefix("$batch ")
+                .unwrap_or(k)
+                .starts_with("GET /me")
+        })
+        .map(|(_, v)| v)
+        .sum();
+    z + g
+}
+
 /// Writes the emulators have received: Zoho write requests and Graph write operations (batch
 /// items counted one by one).
 fn writes(env: &Env) -> u64 {
@@ -172,9 +196,13 @@ async fn sigkill_at_many_points_then_both_sides_agree_without_duplicates() {
         }
     }
     points.sort();
+    // First a few kills while the first run is still reading (listings, metadata), then the
+    // write points.
+    let mut moments: Vec<(&str, u64)> = [4u64, 9, 15].iter().map(|r| ("read", *r)).collect();
+    moments.extend(points.iter().map(|w| ("write", *w)));
     let mut killed = 0;
     let mut finished_early = 0;
-    for k in &points {
+    for (what, k) in &moments {
         let mut child = env
             .command(&["sync"])
             .stdout(std::process::Stdio::null())
@@ -182,7 +210,12 @@ async fn sigkill_at_many_points_then_both_sides_agree_without_duplicates() {
             .spawn()
             .expect("spawn");
         loop {
-            if writes(&env) >= *k {
+            let seen = if *what == "read" {
+                reads(&env)
+            } else {
+                writes(&env)
+            };
+            if seen >= *k {
                 child.kill().expect("SIGKILL");
                 let _ = child.wait();
                 killed += 1;
@@ -205,7 +238,7 @@ async fn sigkill_at_many_points_then_both_sides_agree_without_duplicates() {
     env.ok(&["sync"]).await;
     assert_agree(&env, expect);
     assert_eq!(sync_writes(&env).await, 0, "a further sync writes nothing");
-    eprintln!("kill test: {killed} SIGKILLs at write points {points:?}, {finished_early} runs finished before their point");
+    eprintln!("kill test: {killed} SIGKILLs at {moments:?}, {finished_early} runs finished before their point");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -191,7 +191,7 @@ async fn refresh_token_and_grant_code_sign_ins_and_clear_errors() {
         &code,
     ])
     .await;
-    let (_, _) = env.login().await;
+    let (zoho_refresh, _) = env.login().await;
     let who = env.ok(&["whoami", "--json"]).await.json();
     let services: Vec<&str> = who
         .as_array()
@@ -214,4 +214,9 @@ async fn refresh_token_and_grant_code_sign_ins_and_clear_errors() {
     let r = env.run(&["sync"]).await;
     assert_ne!(r.code, 0);
     assert!(r.stderr.contains("crmsync login zoho"), "{r:?}");
+    // The sign-out revoked the refresh token at Zoho.
+    let r = env
+        .run(&["login", "zoho", "--refresh-token", &zoho_refresh])
+        .await;
+    assert_ne!(r.code, 0, "a revoked token no longer signs in: {r:?}");
 }
