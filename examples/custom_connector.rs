@@ -68,7 +68,7 @@ impl AddressBook {
             version: e.version.to_string(),
             modified_at: None,
             sync_id: e.sync_id.clone(),
-            record: Record::Contact(e.contact.clone()),
+            record: Arc::new(Record::Contact(e.contact.clone())),
         }
     }
 
@@ -85,7 +85,7 @@ impl AddressBook {
         let missing = || RecordError::new(RecordErrorKind::NotFound, "no such entry");
         match op {
             Operation::Create { sync_id, record } => {
-                let Record::Contact(contact) = record else {
+                let Record::Contact(contact) = (*record).clone() else {
                     return Err(RecordError::new(RecordErrorKind::Invalid, "contacts only"));
                 };
                 let id = self.add(contact);

@@ -5,6 +5,8 @@
 //! One call returns one page; transport retries and backoff live inside the connector, which owns
 //! a timer (the core has none).
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -125,8 +127,9 @@ pub struct RemoteRecord {
     pub modified_at: Option<DateTime<Utc>>,
     /// The sync id stamped on the record, if any.
     pub sync_id: Option<SyncId>,
-    /// The content.
-    pub record: Record,
+    /// The content. Shared, not copied: a listing of 100,000 records hands the engine the
+    /// service's values without duplicating them, and a create can send the same value on.
+    pub record: Arc<Record>,
 }
 
 /// One item of a change page.
@@ -206,7 +209,7 @@ pub enum Operation {
         /// The sync id to stamp.
         sync_id: SyncId,
         /// The content (already projected to the side's schema).
-        record: Record,
+        record: Arc<Record>,
     },
     /// Update the listed fields of a record.
     Update {
@@ -218,7 +221,7 @@ pub enum Operation {
         /// Only these fields are written.
         fields: FieldSet,
         /// The values (fields outside `fields` are ignored).
-        record: Record,
+        record: Arc<Record>,
         /// Stamp this sync id too (twins linked by identity).
         stamp: Option<SyncId>,
     },

@@ -39,8 +39,8 @@ pub struct MemRecord {
     pub sync_id: Option<SyncId>,
     /// Last modification.
     pub modified_at: DateTime<Utc>,
-    /// The content.
-    pub record: Record,
+    /// The content (shared with the listings that returned it).
+    pub record: Arc<Record>,
 }
 
 #[derive(Default)]
@@ -184,7 +184,7 @@ impl MemoryConnector {
                 container: container.map(str::to_string),
                 sync_id: None,
                 modified_at: at,
-                record,
+                record: Arc::new(record),
             },
         );
         Self::touch(&mut inner, &id);
@@ -198,7 +198,7 @@ impl MemoryConnector {
         let Some(r) = inner.records.get_mut(id) else {
             return false;
         };
-        edit(&mut r.record);
+        edit(Arc::make_mut(&mut r.record));
         r.version = version;
         r.modified_at = at;
         Self::touch(&mut inner, id);
@@ -278,7 +278,7 @@ impl MemoryConnector {
         if self.containers && r.container.as_deref() != scope.container.as_deref() {
             return false;
         }
-        if let (Some(w), Record::Event(e)) = (&scope.window, &r.record) {
+        if let (Some(w), Record::Event(e)) = (&scope.window, &*r.record) {
             if e.end < w.start || e.start >= w.end {
                 return false;
             }
@@ -372,7 +372,7 @@ impl MemoryConnector {
                         ));
                     }
                 }
-                copy_fields(&mut r.record, record, *fields);
+                copy_fields(Arc::make_mut(&mut r.record), record, *fields);
                 if let Some(s) = stamp {
                     r.sync_id = Some(s.clone());
                 }

@@ -4,6 +4,7 @@
 //! remote writes it needs, and the mapping to store once those writes succeed.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -253,8 +254,8 @@ pub fn in_scope(settings: &KindSettings, side: Side, record: &Record) -> bool {
 
 /// Adjusts a record created from the other side so it passes the target's filter (events sent
 /// to Outlook carry the Zoho category, or the first chosen one).
-fn fit_target_filter(settings: &KindSettings, target: Side, record: &mut Record) {
-    if let (Side::Outlook, Record::Event(e)) = (target, record) {
+fn fit_target_filter(settings: &KindSettings, target: Side, record: &mut Arc<Record>) {
+    if let (Side::Outlook, Record::Event(e)) = (target, &**record) {
         if in_scope(
             &KindSettings {
                 sync_private_events: true,
@@ -265,6 +266,9 @@ fn fit_target_filter(settings: &KindSettings, target: Side, record: &mut Record)
         ) {
             return;
         }
+        let Record::Event(e) = Arc::make_mut(record) else {
+            return;
+        };
         let name = match &settings.category_filter {
             CategoryFilter::Chosen(names) => names
                 .iter()
@@ -555,7 +559,7 @@ impl<'a> Planner<'a> {
                 let st = m.side(survivor);
                 let mut s = base_step(Action::Delete {
                     on: survivor,
-                    before: other.record().map(|r| r.record.clone()),
+                    before: other.record().map(|r| (*r.record).clone()),
                 });
                 s.writes.push((
                     survivor,
@@ -703,7 +707,7 @@ impl<'a> Planner<'a> {
         to_zoho = to_zoho.intersect(self.schema(Side::Zoho).fields);
         to_outlook = to_outlook.intersect(self.schema(Side::Outlook).fields);
         // Events the mailbox owner does not organise are not written to Outlook.
-        if let Some(Record::Event(e)) = or.map(|r| &r.record) {
+        if let Some(Record::Event(e)) = or.map(|r| &*r.record) {
             if !e.is_organizer {
                 to_outlook = FieldSet::EMPTY;
             }
@@ -753,7 +757,7 @@ impl<'a> Planner<'a> {
             let Some(src) = src.filter(|_| !fields.is_empty()) else {
                 continue;
             };
-            let (rec, notes) = self.schema(target).project(&src.record);
+            let (rec, notes) = self.project_shared(target, &src.record);
             s.notes.extend(notes);
             let st = m.side(target);
             s.writes.push((
@@ -778,8 +782,8 @@ impl<'a> Planner<'a> {
                     kind,
                     sync_id: m.sync_id.clone(),
                     fields: held,
-                    zoho: zr.record.clone(),
-                    outlook: or.record.clone(),
+                    zoho: (*zr.record).clone(),
+                    outlook: (*or.record).clone(),
                     queued_at: self.input.now,
                     resolution: None,
                 });
@@ -827,15 +831,25 @@ impl<'a> Planner<'a> {
         next
     }
 
+    /// A record as `side` will hold it, sharing the value when it fits as it is.
+    fn project_shared(&self, side: Side, record: &Arc<Record>) -> (Arc<Record>, Vec<String>) {
+        let schema = self.schema(side);
+        if schema.is_unlimited(record.kind()) {
+            return (Arc::clone(record), Vec::new());
+        }
+        let (r, notes) = schema.project(record);
+        (Arc::new(r), notes)
+    }
+
     /// A create on the side opposite `source`'s.
     fn create_step(&self, source: Side, r: &RemoteRecord, sync_id: Option<SyncId>) -> Step {
         let target = source.other();
         let sync_id = sync_id.unwrap_or_else(|| SyncId::derive(self.kind, source, &r.id));
-        let (mut rec, notes) = self.schema(target).project(&r.record);
+        let (mut rec, notes) = self.project_shared(target, &r.record);
         fit_target_filter(self.input.settings, target, &mut rec);
         let src_hashes = FieldHashes::of(&r.record);
-        // Most records fit the target as they are: hash once.
-        let tgt_hashes = if rec == r.record {
+        // Most records fit the target as they are: share the value and hash once.
+        let tgt_hashes = if Arc::ptr_eq(&rec, &r.record) {
             src_hashes.clone()
         } else {
             FieldHashes::of(&rec)
@@ -1110,7 +1124,7 @@ impl<'a> Planner<'a> {
             if to.is_empty() && stamped {
                 continue;
             }
-            let (rec, notes) = self.schema(side).project(&src.record);
+            let (rec, notes) = self.project_shared(side, &src.record);
             s.notes.extend(notes);
             for f in to.iter() {
                 st.hashes.set(kind, f, field_hash(&rec, f));
@@ -1132,8 +1146,8 @@ impl<'a> Planner<'a> {
                 kind,
                 sync_id: sync_id.clone(),
                 fields: held,
-                zoho: z.record.clone(),
-                outlook: o.record.clone(),
+                zoho: (*z.record).clone(),
+                outlook: (*o.record).clone(),
                 queued_at: self.input.now,
                 resolution: None,
             });

@@ -417,7 +417,7 @@ impl Harness {
 
     fn record(&self, side: Side, id: &Option<String>) -> Option<(Record, Option<String>)> {
         let r = conn_of(self, side).get(id.as_deref()?)?;
-        Some((r.record, r.container))
+        Some(((*r.record).clone(), r.container))
     }
 
     fn in_scope(&self, side: Side, r: &Record, container: &Option<String>) -> bool {
@@ -512,10 +512,11 @@ impl Harness {
         for side in Side::BOTH {
             for r in conn_of(self, side).records(kind) {
                 if let Some(t) = tag(&r.record) {
-                    by_tag[si(side)]
-                        .entry(t)
-                        .or_default()
-                        .push((r.id, r.record, r.container));
+                    by_tag[si(side)].entry(t).or_default().push((
+                        r.id,
+                        (*r.record).clone(),
+                        r.container,
+                    ));
                 }
             }
         }

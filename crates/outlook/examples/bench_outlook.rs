@@ -63,7 +63,8 @@ async fn run(n: usize, page: u32, latency_ms: u64) -> (u64, u64, u64, std::time:
                 family_name: "Bench".into(),
                 emails: vec![format!("p{i}@example.com")],
                 ..Default::default()
-            }),
+            })
+            .into(),
         })
         .collect();
     for chunk in ops.chunks(20) {

@@ -254,7 +254,7 @@ impl OutlookConnector {
             version: mapping::version(v),
             modified_at: mapping::modified_at(v),
             sync_id,
-            record,
+            record: record.into(),
         })
     }
 
@@ -438,7 +438,7 @@ impl OutlookConnector {
                     id: rec.id,
                     version: rec.version,
                     modified_at: rec.modified_at,
-                    stored: Some(rec.record),
+                    stored: Some((*rec.record).clone()),
                 })
             }
             204 => Ok(Written {
@@ -552,15 +552,10 @@ impl OutlookConnector {
     async fn ensure_categories_of(&self, ops: &[Operation]) -> Result<(), ConnectorError> {
         let mut wanted = BTreeSet::new();
         for op in ops {
-            if let Operation::Create {
-                record: Record::Event(e),
-                ..
-            }
-            | Operation::Update {
-                record: Record::Event(e),
-                ..
-            } = op
-            {
+            let (Operation::Create { record, .. } | Operation::Update { record, .. }) = op else {
+                continue;
+            };
+            if let Record::Event(e) = &**record {
                 wanted.extend(e.categories.iter().cloned());
             }
         }

@@ -221,7 +221,8 @@ async fn run(n: usize, latency: u64) -> BoxResult<bool> {
                 family_name: format!("Created {i}"),
                 emails: vec![format!("created{i}@example.com")],
                 ..Default::default()
-            }),
+            })
+            .into(),
         })
         .collect();
     let batches: Vec<Vec<Operation>> = ops

@@ -853,16 +853,17 @@ impl Connector for ZohoConnector {
             let names: Vec<String> = ops
                 .iter()
                 .filter_map(|op| match op {
-                    Operation::Create {
-                        record: Record::Contact(c),
-                        ..
-                    } => Some(c.company.trim().to_string()),
-                    Operation::Update {
-                        record: Record::Contact(c),
-                        fields,
-                        ..
-                    } if fields.contains(crmsync_core::Field::Company) => {
-                        Some(c.company.trim().to_string())
+                    Operation::Create { record, .. } => match &**record {
+                        Record::Contact(c) => Some(c.company.trim().to_string()),
+                        _ => None,
+                    },
+                    Operation::Update { record, fields, .. }
+                        if fields.contains(crmsync_core::Field::Company) =>
+                    {
+                        match &**record {
+                            Record::Contact(c) => Some(c.company.trim().to_string()),
+                            _ => None,
+                        }
                     }
                     _ => None,
                 })
@@ -890,7 +891,7 @@ impl Connector for ZohoConnector {
             full.insert("id".into(), json!("pending"));
             mapping::from_zoho(kind, &Value::Object(full), ctx)
                 .ok()
-                .map(|r| r.record)
+                .map(|r| (*r.record).clone())
         };
         let note = |i: usize, notes: &[String]| {
             if !notes.is_empty() {
@@ -907,7 +908,7 @@ impl Connector for ZohoConnector {
             match op {
                 Operation::Create { sync_id, record } => {
                     let (mut body, notes) = mapping::to_zoho(record, schema_fields, ctx, None);
-                    if let (Some(id), Record::Contact(c)) = (account_of(record), record) {
+                    if let (Some(id), Record::Contact(c)) = (account_of(record), &**record) {
                         body.insert(
                             "Account_Name".into(),
                             json!({"id": id, "name": c.company.trim()}),
@@ -938,7 +939,7 @@ impl Connector for ZohoConnector {
                     // reminder is written relative to its start) read back consistently; the
                     // engine takes only the written fields from it.
                     let (mut full, _) = mapping::to_zoho(record, schema_fields, ctx, None);
-                    if let (Some(aid), Record::Contact(c)) = (account_of(record), record) {
+                    if let (Some(aid), Record::Contact(c)) = (account_of(record), &**record) {
                         if fields.contains(crmsync_core::Field::Company) {
                             let v = json!({"id": aid, "name": c.company.trim()});
                             body.insert("Account_Name".into(), v.clone());

@@ -161,7 +161,7 @@ pub fn from_zoho(kind: Kind, v: &Value, ctx: &MapContext) -> Result<RemoteRecord
         version,
         modified_at,
         sync_id,
-        record,
+        record: record.into(),
     })
 }
 
@@ -812,7 +812,7 @@ mod tests {
             "2021-05-02T05:47:33+00:00"
         );
         assert_eq!(r.sync_id, Some(SyncId("abc".into())));
-        let Record::Contact(c) = r.record else {
+        let Record::Contact(c) = (*r.record).clone() else {
             panic!()
         };
         assert_eq!(c.emails.len(), 2);
@@ -843,7 +843,7 @@ mod tests {
             "Priority": "Lowest", "Modified_Time": "2020-05-01T10:00:00Z",
             "Remind_At": {"ALARM": "FREQ=NONE;ACTION=EMAILANDPOPUP;TRIGGER=DATE-TIME:2020-05-01T11:00:00+05:30"},
             "Recurring_Activity": {"RRULE": "FREQ=WEEKLY;INTERVAL=1;UNTIL=2020-05-16;BYDAY=SA;DTSTART=2020-05-02"}});
-        let Record::Task(t) = from_zoho(Kind::Task, &v, &ctx()).unwrap().record else {
+        let Record::Task(t) = (*from_zoho(Kind::Task, &v, &ctx()).unwrap().record).clone() else {
             panic!()
         };
         assert_eq!(t.status, TaskStatus::WaitingOnOthers);
@@ -870,7 +870,7 @@ mod tests {
             "End_DateTime": "2020-02-01T04:30:00Z", "All_day": false, "Modified_Time": "2020-02-01T00:00:00+05:30",
             "Remind_At": "2020-02-01T09:45:00+05:30",
             "Participants": [{"Email": "p@example.com", "name": "Pat", "invited": false, "type": "email", "participant": "p@example.com", "status": "not_known"}]});
-        let Record::Event(e) = from_zoho(Kind::Event, &v, &ctx()).unwrap().record else {
+        let Record::Event(e) = (*from_zoho(Kind::Event, &v, &ctx()).unwrap().record).clone() else {
             panic!()
         };
         assert_eq!(e.start, e.end - Duration::hours(0));
@@ -878,7 +878,8 @@ mod tests {
         assert_eq!(e.time_zone, "Asia/Kolkata");
         assert_eq!(e.attendees[0].email, "p@example.com");
         let v2 = json!({"id": "9", "Event_Title": "x", "Start_DateTime": "2020-02-01T10:00:00+05:30", "End_DateTime": "2020-02-01T11:00:00+05:30", "Remind_At": [{"unit": 1, "period": "hours"}]});
-        let Record::Event(e2) = from_zoho(Kind::Event, &v2, &ctx()).unwrap().record else {
+        let Record::Event(e2) = (*from_zoho(Kind::Event, &v2, &ctx()).unwrap().record).clone()
+        else {
             panic!()
         };
         assert_eq!(e2.reminder_minutes, Some(60));
@@ -934,7 +935,7 @@ mod tests {
             let (mut body, _) = to_zoho(&rec, sch.fields, &ctx(), None);
             body.insert("id".into(), json!("1"));
             let back = from_zoho(Kind::Contact, &Value::Object(body), &ctx()).unwrap().record;
-            proptest::prop_assert_eq!(back, expected);
+            proptest::prop_assert_eq!(&*back, &expected);
         }
     }
 }

@@ -114,7 +114,7 @@ impl World {
         };
         let v = c.records(kind);
         assert_eq!(v.len(), 1, "expected exactly one {kind} in {side}");
-        v[0].record.clone()
+        (*v[0].record).clone()
     }
 
     pub fn twin_of(&self, side: Side, id: &str) -> Option<String> {

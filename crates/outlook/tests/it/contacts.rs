@@ -120,7 +120,7 @@ async fn delta_follows_next_links_and_reports_removed_items() {
         ChangeItem::Upsert(r) if r.id == ids[1] => Some(r.clone()),
         _ => None,
     });
-    match updated.unwrap().record {
+    match (*updated.unwrap().record).clone() {
         Record::Contact(c) => assert_eq!(c.job_title, "CEO"),
         _ => panic!("not a contact"),
     }
@@ -205,7 +205,7 @@ async fn batch_writes_with_throttled_items_stale_versions_and_sync_ids() {
     let ops: Vec<_> = (0..25)
         .map(|i| Operation::Create {
             sync_id: SyncId(format!("sid-{i}")),
-            record: contact(&format!("N{i}")),
+            record: contact(&format!("N{i}")).into(),
         })
         .collect();
     let mut results = vec![];
@@ -252,7 +252,7 @@ async fn batch_writes_with_throttled_items_stale_versions_and_sync_ids() {
                     id: w0.id.clone(),
                     if_version: Some(w0.version.clone()),
                     fields,
-                    record: rec.clone(),
+                    record: rec.clone().into(),
                     stamp: None,
                 },
                 Operation::Delete {
@@ -285,7 +285,7 @@ async fn batch_writes_with_throttled_items_stale_versions_and_sync_ids() {
                 id: w0.id.clone(),
                 if_version: Some(fresh.version.clone()),
                 fields,
-                record: rec,
+                record: rec.into(),
                 stamp: None,
             }],
         )
@@ -322,7 +322,7 @@ async fn extra_emails_and_phones_never_fail_a_request() {
             &sc,
             vec![Operation::Create {
                 sync_id: SyncId("x".into()),
-                record: projected.clone(),
+                record: projected.clone().into(),
             }],
         )
         .await

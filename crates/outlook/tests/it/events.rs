@@ -31,7 +31,7 @@ async fn create_and_read(t: &crate::support::T, e: Event) -> Event {
             &sc,
             vec![Operation::Create {
                 sync_id: SyncId(e.title.clone()),
-                record: Record::Event(e.clone()),
+                record: Record::Event(e.clone()).into(),
             }],
         )
         .await
@@ -46,7 +46,7 @@ async fn create_and_read(t: &crate::support::T, e: Event) -> Event {
         panic!("{f:?}")
     };
     assert_eq!(r.sync_id, Some(SyncId(e.title.clone())));
-    let Record::Event(back) = r.record.clone() else {
+    let Record::Event(back) = (*r.record).clone() else {
         panic!()
     };
     back
@@ -119,7 +119,7 @@ async fn recurring_series_round_trip_through_delta() {
         .collect();
     let ids: std::collections::BTreeSet<_> = masters.iter().map(|r| r.id.clone()).collect();
     assert_eq!(ids.len(), 1, "{items:?}");
-    let Record::Event(m) = &masters[0].record else {
+    let Record::Event(m) = (*masters[0].record).clone() else {
         panic!()
     };
     assert_eq!(m.recurrence, e.recurrence);
@@ -161,7 +161,7 @@ async fn skeletal_occurrences_without_a_master_row_still_give_the_series() {
     let ChangeItem::Upsert(r) = &items[0] else {
         panic!()
     };
-    let Record::Event(e) = &r.record else {
+    let Record::Event(e) = (*r.record).clone() else {
         panic!()
     };
     assert_eq!(e.title, "daily standup");

@@ -56,7 +56,7 @@ async fn stale_event_versions_get_412_and_events_are_found_by_sync_id() {
             &sc,
             vec![Operation::Create {
                 sync_id: SyncId("ev-1".into()),
-                record: Record::Event(e.clone()),
+                record: Record::Event(e.clone()).into(),
             }],
         )
         .await
@@ -83,7 +83,7 @@ async fn stale_event_versions_get_412_and_events_are_found_by_sync_id() {
                     id: w.id.clone(),
                     if_version: Some(w.version.clone()),
                     fields,
-                    record: Record::Event(e.clone()),
+                    record: Record::Event(e.clone()).into(),
                     stamp: None,
                 },
                 Operation::Delete {

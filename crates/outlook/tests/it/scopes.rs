@@ -24,7 +24,7 @@ async fn a_chosen_folder_holds_its_own_contacts() {
             &sc,
             vec![Operation::Create {
                 sync_id: SyncId("f1".into()),
-                record: rec,
+                record: rec.into(),
             }],
         )
         .await
@@ -61,7 +61,7 @@ async fn a_non_primary_calendar_is_listed_and_has_no_delta() {
             &sc,
             vec![Operation::Create {
                 sync_id: SyncId("c1".into()),
-                record: Record::Event(e),
+                record: Record::Event(e).into(),
             }],
         )
         .await
@@ -107,7 +107,8 @@ async fn concurrent_callers_stay_within_the_mailbox_limit() {
                     record: Record::Contact(Contact {
                         given_name: format!("C{n} {i}"),
                         ..Default::default()
-                    }),
+                    })
+                    .into(),
                 })
                 .collect();
             conn.apply(&sc, ops).await.unwrap()

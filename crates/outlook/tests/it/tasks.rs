@@ -27,7 +27,7 @@ async fn tasks_round_trip_with_dates_and_linked_sync_ids() {
             &sc,
             vec![Operation::Create {
                 sync_id: SyncId("task-1".into()),
-                record: Record::Task(task.clone()),
+                record: Record::Task(task.clone()).into(),
             }],
         )
         .await
@@ -75,7 +75,7 @@ async fn lossy_priority_is_documented() {
             &sc,
             vec![Operation::Create {
                 sync_id: SyncId("p".into()),
-                record: Record::Task(task),
+                record: Record::Task(task).into(),
             }],
         )
         .await

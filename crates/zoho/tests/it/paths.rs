@@ -75,14 +75,14 @@ async fn round_trip(z: &ZohoConnector, kind: Kind, record: Record, sid: &str) ->
             &scope(kind),
             vec![Operation::Create {
                 sync_id: SyncId(sid.into()),
-                record,
+                record: record.into(),
             }],
         )
         .await
         .unwrap();
     let id = res[0].as_ref().unwrap().id.clone();
     match z.fetch(&scope(kind), &[id]).await.unwrap().pop() {
-        Some(ChangeItem::Upsert(r)) => r.record,
+        Some(ChangeItem::Upsert(r)) => (*r.record).clone(),
         other => panic!("{other:?}"),
     }
 }
@@ -215,7 +215,7 @@ async fn without_a_sync_id_field_creates_are_at_least_once_and_still_work() {
             &scope(Kind::Contact),
             vec![Operation::Create {
                 sync_id: SyncId("s-1".into()),
-                record: person("Plain", ""),
+                record: person("Plain", "").into(),
             }],
         )
         .await
@@ -242,15 +242,15 @@ async fn companies_link_to_accounts_found_or_created_once() {
     let ops = vec![
         Operation::Create {
             sync_id: SyncId("c1".into()),
-            record: person("One", "Acme"),
+            record: person("One", "Acme").into(),
         },
         Operation::Create {
             sync_id: SyncId("c2".into()),
-            record: person("Two", " Acme "),
+            record: person("Two", " Acme ").into(),
         },
         Operation::Create {
             sync_id: SyncId("c3".into()),
-            record: person("Three", "Globex"),
+            record: person("Three", "Globex").into(),
         },
     ];
     let res = zoho.apply(&scope(Kind::Contact), ops).await.unwrap();
@@ -264,7 +264,7 @@ async fn companies_link_to_accounts_found_or_created_once() {
     let (items, _) = list_in(&zoho, &scope(Kind::Contact)).await;
     for i in &items {
         let ChangeItem::Upsert(r) = i else { panic!() };
-        let Record::Contact(c) = &r.record else {
+        let Record::Contact(c) = (*r.record).clone() else {
             panic!()
         };
         assert!(["Acme", "Globex"].contains(&c.company.as_str()), "{c:?}");
@@ -291,11 +291,11 @@ async fn account_creation_can_be_turned_off() {
             vec![
                 Operation::Create {
                     sync_id: SyncId("n1".into()),
-                    record: person("New", "Initech"),
+                    record: person("New", "Initech").into(),
                 },
                 Operation::Create {
                     sync_id: SyncId("n2".into()),
-                    record: person("Known", "Globex"),
+                    record: person("Known", "Globex").into(),
                 },
             ],
         )
@@ -436,7 +436,7 @@ async fn tasks_round_trip_every_status_and_priority() {
             };
             ops.push(Operation::Create {
                 sync_id: SyncId(format!("t{i}{j}")),
-                record: Record::Task(t.clone()),
+                record: Record::Task(t.clone()).into(),
             });
             want.push(t);
         }
@@ -448,7 +448,7 @@ async fn tasks_round_trip_every_status_and_priority() {
     let mut got: Vec<Task> = items
         .into_iter()
         .map(|i| match i {
-            ChangeItem::Upsert(r) => match r.record {
+            ChangeItem::Upsert(r) => match (*r.record).clone() {
                 Record::Task(t) => t,
                 _ => panic!(),
             },
@@ -518,7 +518,7 @@ async fn bursts_of_429_and_5xx_are_retried_without_duplicates() {
     let ops: Vec<Operation> = (0..250)
         .map(|i| Operation::Create {
             sync_id: SyncId(format!("burst-{i}")),
-            record: person(&format!("Burst {i}"), ""),
+            record: person(&format!("Burst {i}"), "").into(),
         })
         .collect();
     for chunk in ops.chunks(100) {
@@ -609,7 +609,7 @@ async fn a_dropped_upsert_is_retried_without_a_duplicate() {
     });
     let op = || Operation::Create {
         sync_id: SyncId("drop-1".into()),
-        record: person("Dropped", ""),
+        record: person("Dropped", "").into(),
     };
     let res = zoho.apply(&scope(Kind::Contact), vec![op()]).await.unwrap();
     // Every answer was lost: the outcome is unknown (transient), the upsert was repeated, and
@@ -647,7 +647,7 @@ async fn a_dropped_plain_insert_is_not_replayed() {
             &scope(Kind::Contact),
             vec![Operation::Create {
                 sync_id: SyncId("drop-2".into()),
-                record: person("Once", ""),
+                record: person("Once", "").into(),
             }],
         )
         .await
@@ -729,7 +729,8 @@ async fn what_zoho_holds_comes_back_as_stored_derived_last_name_and_task_start()
                 record: Record::Contact(Contact {
                     emails: vec!["nobody@example.com".into()],
                     ..Default::default()
-                }),
+                })
+                .into(),
             }],
         )
         .await
@@ -754,7 +755,8 @@ async fn what_zoho_holds_comes_back_as_stored_derived_last_name_and_task_start()
                 record: Record::Contact(Contact {
                     given_name: "Ann Marie".into(),
                     ..Default::default()
-                }),
+                })
+                .into(),
                 stamp: None,
             }],
         )

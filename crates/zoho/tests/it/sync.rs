@@ -168,15 +168,15 @@ async fn batch_writes_report_per_record_results_and_412() {
     let ops = vec![
         Operation::Create {
             sync_id: SyncId("s1".into()),
-            record: contact("Ok", "ok@example.com"),
+            record: contact("Ok", "ok@example.com").into(),
         },
         Operation::Create {
             sync_id: SyncId("s2".into()),
-            record: contact("Locked", "l@example.com"),
+            record: contact("Locked", "l@example.com").into(),
         },
         Operation::Create {
             sync_id: SyncId("s3".into()),
-            record: Record::Contact(Contact::default()),
+            record: Record::Contact(Contact::default()).into(),
         },
     ];
     let res = zoho.apply(&scope(Kind::Contact), ops).await.unwrap();
@@ -200,7 +200,8 @@ async fn batch_writes_report_per_record_results_and_412() {
         record: Record::Contact(Contact {
             job_title: "CEO".into(),
             ..Default::default()
-        }),
+        })
+        .into(),
         stamp: None,
     };
     let res = zoho.apply(&scope(Kind::Contact), vec![upd]).await.unwrap();
@@ -212,7 +213,7 @@ async fn create_is_idempotent_by_sync_id() {
     let (emu, zoho) = setup().await;
     let op = || Operation::Create {
         sync_id: SyncId("crash-1".into()),
-        record: contact("漢字 😀", "x@example.com"),
+        record: contact("漢字 😀", "x@example.com").into(),
     };
     let first = zoho.apply(&scope(Kind::Contact), vec![op()]).await.unwrap();
     let found = zoho
@@ -221,7 +222,7 @@ async fn create_is_idempotent_by_sync_id() {
         .unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].1.id, first[0].as_ref().unwrap().id);
-    let Record::Contact(c) = &found[0].1.record else {
+    let Record::Contact(c) = (*found[0].1.record).clone() else {
         panic!()
     };
     assert_eq!(c.family_name, "漢字 😀");
