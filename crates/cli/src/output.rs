@@ -296,10 +296,14 @@ pub fn plans(plans: &[Plan]) {
     }
 }
 
-/// 0 when every kind completed, 3 when the guard stopped one, 1 when a kind failed.
+/// 0 when every kind completed, 3 when the guard stopped one, 1 when a kind failed, 130 when
+/// the run was cancelled (Ctrl-C).
 pub fn exit_for(r: &SyncReport) -> Result<ExitCode, crmsync::app::AppError> {
     if r.kinds.iter().any(|k| k.failure.is_some()) {
         return Ok(ExitCode::FAILURE);
+    }
+    if r.cancelled {
+        return Ok(ExitCode::from(130));
     }
     if r.kinds.iter().any(|k| k.guard.is_some()) {
         return Ok(ExitCode::from(crate::EXIT_GUARD));

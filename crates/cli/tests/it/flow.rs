@@ -194,3 +194,51 @@ async fn one_sync_at_a_time_per_home_directory() {
     assert!(status.success());
     env.ok(&["sync"]).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_stops_after_the_batches_in_flight_and_the_next_sync_finishes() {
+    use crmsync_emulator::graph::{GraphConfig, GraphFaults};
+    use crmsync_emulator::zoho::ZohoConfig;
+    let env = Env::with(
+        ZohoConfig::default(),
+        GraphConfig {
+            faults: GraphFaults {
+                latency_ms: 20,
+                ..GraphFaults::default()
+            },
+            ..GraphConfig::default()
+        },
+    )
+    .await;
+    env.login().await;
+    let records: Vec<serde_json::Value> = (0..400)
+        .map(|i| json!({"Last_Name": format!("N{i}"), "Email": format!("n{i}@example.com")}))
+        .collect();
+    env.zemu.insert_records("Contacts", &records).unwrap();
+    let child = env
+        .command(&["sync", "--kind", "contacts"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Interrupt once the first writes reached Outlook.
+    while env.outlook_contacts().len() < 20 {
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+    }
+    let pid = child.id().to_string();
+    std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(130), "{stdout}");
+    assert!(stdout.contains("cancelled"), "{stdout}");
+    let partial = env.outlook_contacts().len();
+    assert!(partial < 400, "stopped early ({partial})");
+    env.ok(&["sync"]).await;
+    assert_eq!(env.outlook_contacts().len(), 400);
+    assert_eq!(env.zemu.records("Contacts").len(), 400);
+}

@@ -243,11 +243,7 @@ async fn sigkill_at_many_points_then_both_sides_agree_without_duplicates() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sync_under_429s_5xx_dropped_connections_and_an_expired_delta_token() {
-    let s = Size {
-        zoho: 300,
-        outlook: 200,
-        ..size()
-    };
+    let s = size();
     let env = Env::with(
         ZohoConfig::default(),
         GraphConfig {
