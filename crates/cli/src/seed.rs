@@ -135,6 +135,12 @@ pub fn sizes(n: usize) -> Sizes {
     }
 }
 
+/// Event start offsets wrap within 300 days, inside the default event window (365 days ahead),
+/// so a large seed does not put events out of scope.
+fn within_window(hours: i64) -> Duration {
+    Duration::hours(hours % (300 * 24))
+}
+
 fn local(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S").to_string()
 }
@@ -187,7 +193,7 @@ pub fn seed(zoho: &ZohoEmulator, graph: &GraphEmulator, n: usize) -> Result<Size
     let base = Utc::now() + Duration::days(2);
     let ze: Vec<Value> = (0..s.events)
         .map(|i| {
-            let start = base + Duration::hours((i as i64) * 5);
+            let start = base + within_window(i as i64 * 5);
             let mut e = json!({"Event_Title": format!("Meeting with {} #{i}", person(i).family),
                    "Start_DateTime": zoho_time(start), "End_DateTime": zoho_time(start + Duration::hours(1)),
                    "Venue": person(i).city});
@@ -209,7 +215,7 @@ pub fn seed(zoho: &ZohoEmulator, graph: &GraphEmulator, n: usize) -> Result<Size
         let _ = graph.add_category(cat, colour);
     }
     for i in 0..s.events {
-        let start = base + Duration::hours((i as i64) * 5 + 2);
+        let start = base + within_window(i as i64 * 5 + 2);
         let cats: Vec<&str> = if i % 2 == 0 {
             vec!["Zoho"]
         } else {
@@ -226,7 +232,7 @@ pub fn seed(zoho: &ZohoEmulator, graph: &GraphEmulator, n: usize) -> Result<Size
         graph.insert_event(&cal, e).map_err(|e| err(&e))?;
     }
     for i in 0..s.personal_events {
-        let start = base + Duration::hours((i as i64) * 7 + 3);
+        let start = base + within_window(i as i64 * 7 + 3);
         graph
             .insert_event(
                 &cal,
