@@ -172,6 +172,22 @@ impl From<crmsync_outlook::Error> for CrmSyncError {
     }
 }
 
+impl From<crmsync::app::AppError> for CrmSyncError {
+    fn from(e: crmsync::app::AppError) -> Self {
+        use crmsync::app::AppError;
+        let reason = e.to_string();
+        match e {
+            AppError::Config(_) => CrmSyncError::InvalidInput { reason },
+            AppError::SignIn(_) => CrmSyncError::SignInRequired { reason },
+            AppError::Busy(_) => CrmSyncError::Busy { reason },
+            AppError::Service(_) => CrmSyncError::Unavailable { reason },
+            AppError::Store(_) | AppError::Io(_) => CrmSyncError::Storage { reason },
+            AppError::Secrets(_) => CrmSyncError::Host { reason },
+            _ => CrmSyncError::Internal { reason },
+        }
+    }
+}
+
 impl From<SettingsError> for CrmSyncError {
     fn from(e: SettingsError) -> Self {
         CrmSyncError::InvalidInput {
