@@ -369,6 +369,12 @@ pub trait Connector: Send + Sync {
         ops: Vec<Operation>,
     ) -> Result<Vec<OpResult>, ConnectorError>;
 
+    /// Tells the connector the sync ids the engine's state holds for records it is about to
+    /// classify (called just before [`Connector::classify_vanished`]). A service whose moves
+    /// change ids (To Do tasks) needs the sync id to tell a move from a delete, and cannot read
+    /// it from an item that is gone. The default ignores it.
+    fn note_sync_ids(&self, _kind: Kind, _known: &[(String, SyncId)]) {}
+
     /// Finds records by the sync id stamped on them (journal recovery after a crash).
     async fn find_by_sync_id(
         &self,

@@ -346,6 +346,13 @@ impl Engine {
             }
             if !vanished.is_empty() {
                 vanished.sort();
+                let known: Vec<(String, SyncId)> = self
+                    .store
+                    .mappings_by_ids(kind, side, &vanished)?
+                    .into_iter()
+                    .map(|m| (m.side(side).id.clone(), m.sync_id))
+                    .collect();
+                self.conn(side).note_sync_ids(kind, &known);
                 match self.conn(side).classify_vanished(&scope, &vanished).await {
                     Ok(v) => {
                         let mut answered: HashSet<String> = HashSet::new();

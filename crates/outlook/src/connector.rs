@@ -748,6 +748,18 @@ impl Connector for OutlookConnector {
         Ok(out)
     }
 
+    fn note_sync_ids(&self, kind: Kind, known: &[(String, SyncId)]) {
+        // To Do tasks get a new id when moved between lists: the sync id from the engine's state
+        // lets a new process tell a move (found in another list) from a delete.
+        if kind == Kind::Task {
+            if let Ok(mut m) = self.task_sync_ids.lock() {
+                for (id, s) in known {
+                    m.entry(id.clone()).or_insert_with(|| s.clone());
+                }
+            }
+        }
+    }
+
     async fn classify_vanished(
         &self,
         scope: &Scope,

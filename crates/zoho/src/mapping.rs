@@ -937,5 +937,74 @@ mod tests {
             let back = from_zoho(Kind::Contact, &Value::Object(body), &ctx()).unwrap().record;
             proptest::prop_assert_eq!(&*back, &expected);
         }
+
+        #[test]
+        fn task_round_trips_what_zoho_holds(
+            title in "[a-zA-Z漢字😀][a-zA-Z漢字😀 ]{0,10}",
+            notes in "([a-zA-Z漢字😀][a-zA-Z漢字😀\n]{0,19})?",
+            due_days in proptest::option::of(0i64..800),
+            status in 0usize..5,
+            priority in 0usize..5,
+            reminder_min in proptest::option::of(0i64..500_000),
+        ) {
+            use crmsync_core::{Priority, TaskStatus};
+            let statuses = [TaskStatus::NotStarted, TaskStatus::InProgress, TaskStatus::Completed,
+                TaskStatus::WaitingOnOthers, TaskStatus::Deferred];
+            let priorities = [Priority::Lowest, Priority::Low, Priority::Normal, Priority::High,
+                Priority::Highest];
+            let base = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+            let t = crmsync_core::Task {
+                title: title.trim().to_string(),
+                notes,
+                due: due_days.map(|d| base + Duration::days(d)),
+                status: statuses[status],
+                priority: priorities[priority],
+                reminder: reminder_min.map(|m| Utc.timestamp_opt(1_767_225_600 + m * 60, 0).unwrap()),
+                ..Default::default()
+            };
+            let rec = Record::Task(t);
+            let sch = schema(Kind::Task, &FieldsMeta::default());
+            let (expected, _) = sch.project(&rec);
+            let (mut body, _) = to_zoho(&rec, sch.fields, &ctx(), None);
+            body.insert("id".into(), json!("1"));
+            let back = from_zoho(Kind::Task, &Value::Object(body), &ctx()).unwrap().record;
+            proptest::prop_assert_eq!(&*back, &expected);
+        }
+
+        #[test]
+        fn event_round_trips_what_zoho_holds(
+            title in "[a-zA-Z漢字😀][a-zA-Z漢字😀 ]{0,10}",
+            notes in "([a-zA-Z漢字😀][a-zA-Z漢字😀\n]{0,19})?",
+            location in "[a-zA-Z漢字]{0,8}",
+            start_min in 0i64..500_000,
+            length_min in 1i64..600,
+            reminder in proptest::option::of(0u32..2880),
+            weekly in proptest::bool::ANY,
+        ) {
+            let start = Utc.timestamp_opt(1_767_225_600 + start_min * 60, 0).unwrap();
+            let e = crmsync_core::Event {
+                title: title.trim().to_string(),
+                notes,
+                location,
+                start,
+                end: start + Duration::minutes(length_min),
+                time_zone: "Asia/Kolkata".into(),
+                reminder_minutes: reminder,
+                recurrence: weekly.then(|| crmsync_core::Recurrence::parse_rrule("FREQ=WEEKLY;INTERVAL=1;BYDAY=MO,TH;COUNT=6").unwrap()),
+                ..Default::default()
+            };
+            let rec = Record::Event(e);
+            let sch = schema(Kind::Event, &FieldsMeta::default());
+            let (expected, _) = sch.project(&rec);
+            let (mut body, _) = to_zoho(&rec, sch.fields, &ctx(), None);
+            body.insert("id".into(), json!("1"));
+            let back = from_zoho(Kind::Event, &Value::Object(body), &ctx()).unwrap().record;
+            // Zoho keeps offsets, not zone names: the zone read back is the Zoho user's.
+            let mut expected = expected;
+            if let Record::Event(x) = &mut expected {
+                x.time_zone = "Asia/Kolkata".into();
+            }
+            proptest::prop_assert_eq!(&*back, &expected);
+        }
     }
 }

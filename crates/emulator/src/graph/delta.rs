@@ -83,6 +83,7 @@ pub(crate) fn container_delta(
                 generation: 0,
                 scope: DeltaScope::Container(container.to_string()),
                 since: 0,
+                initial: true,
                 upto: None,
                 cursor: 0,
                 select: req.q("select").map(odata::parse_select),
@@ -137,6 +138,7 @@ pub(crate) fn calendar_view_delta(st: &mut State, base: &str, req: &Req) -> Resp
                     end,
                 },
                 since: 0,
+                initial: true,
                 upto: None,
                 cursor: 0,
                 select: None,
@@ -154,6 +156,7 @@ fn removed(kind: Kind, id: &str) -> Value {
 }
 
 fn run(st: &mut State, base: &str, req: &Req, tok: DeltaToken, kind: Kind) -> Resp {
+    let initial = tok.initial;
     let (since, upto, cursor) = match tok.upto {
         Some(u) => (tok.since, u, tok.cursor),
         None => (tok.since, st.mbox.seq, tok.since),
@@ -210,7 +213,7 @@ fn run(st: &mut State, base: &str, req: &Req, tok: DeltaToken, kind: Kind) -> Re
                     DeltaScope::CalendarView { start, end, .. } => {
                         match events::delta_rows(st, item, *start, *end, &opts) {
                             Some(mut r) => rows.append(&mut r),
-                            None if since > 0 => {
+                            None if !initial => {
                                 rows.push(removed(kind, &super::api::shown_id(item, &opts)));
                             }
                             None => continue,
@@ -222,7 +225,7 @@ fn run(st: &mut State, base: &str, req: &Req, tok: DeltaToken, kind: Kind) -> Re
                 regular_id,
                 immutable_id,
             } => {
-                if since == 0 {
+                if initial {
                     continue;
                 }
                 let id = if opts.immutable {
@@ -265,6 +268,7 @@ fn run(st: &mut State, base: &str, req: &Req, tok: DeltaToken, kind: Kind) -> Re
             upto: None,
             since: upto,
             cursor: upto,
+            initial: false,
             ..tok
         }
     };

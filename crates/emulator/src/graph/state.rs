@@ -107,6 +107,9 @@ pub(crate) struct DeltaToken {
     pub scope: DeltaScope,
     /// Changes after this sequence number belong to the round.
     pub since: u64,
+    /// The initial round (no deltaLink yet): it lists what exists and reports no removals. A
+    /// flag rather than `since == 0`, which is also the mailbox sequence of an empty mailbox.
+    pub initial: bool,
     /// The round's upper bound (a nextLink); `None` for a deltaLink (a new round starts on use).
     pub upto: Option<u64>,
     /// Last sequence number served in the round.
