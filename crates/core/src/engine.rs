@@ -480,8 +480,13 @@ impl Engine {
             resolutions,
             queued,
         };
-        let plan = planner::plan(&input);
+        let mut plan = planner::plan(&input);
         drop(input);
+        // Every delete carries the record's before-image: read the ones this run did not see
+        // (after a full listing unchanged records are not kept; a feed does not send them).
+        if let Err(e) = self.fill_before_images(&scope, &mut plan).await {
+            return self.kind_failed(kr, e);
+        }
         self.emit(Progress::Planned {
             kind,
             steps: plan.steps.len() as u64,
@@ -539,6 +544,52 @@ impl Engine {
             }
         }
         Ok((kr, Some(plan)))
+    }
+
+    async fn fill_before_images(&self, scope: &Scope, plan: &mut Plan) -> Result<()> {
+        for side in Side::BOTH {
+            let ids: Vec<String> = plan
+                .steps
+                .iter()
+                .filter_map(|s| match &s.action {
+                    Action::Delete { on, before: None } if *on == side => {
+                        s.writes.iter().find_map(|(w, op)| match op {
+                            Operation::Delete { id, .. } if *w == side => Some(id.clone()),
+                            _ => None,
+                        })
+                    }
+                    _ => None,
+                })
+                .collect();
+            if ids.is_empty() {
+                continue;
+            }
+            let mut found: HashMap<String, crate::model::Record> = HashMap::new();
+            for chunk in ids.chunks(self.conn(side).capabilities().max_batch.max(1)) {
+                let items = self
+                    .conn(side)
+                    .fetch(scope, chunk)
+                    .await
+                    .map_err(|error| SyncError::Connector { side, error })?;
+                for item in items {
+                    if let ChangeItem::Upsert(r) = item {
+                        found.insert(r.id.clone(), (*r.record).clone());
+                    }
+                }
+            }
+            for step in &mut plan.steps {
+                let id = step.writes.iter().find_map(|(w, op)| match op {
+                    Operation::Delete { id, .. } if *w == side => Some(id.clone()),
+                    _ => None,
+                });
+                if let (Action::Delete { on, before }, Some(id)) = (&mut step.action, id) {
+                    if *on == side && before.is_none() {
+                        *before = found.get(&id).cloned();
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     fn kind_failed(&self, mut kr: KindReport, e: SyncError) -> Result<(KindReport, Option<Plan>)> {

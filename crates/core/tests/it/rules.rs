@@ -294,6 +294,9 @@ fn a_delete_propagates_when_the_other_side_is_unchanged() {
     assert_eq!(r.counts.deleted_in_outlook, 1);
     assert!(w.outlook.records(Kind::Contact).is_empty());
     assert_eq!(r.deletes.len(), 1);
+    // The report keeps what was deleted, though this run had not read it.
+    let before = r.deletes[0].before.as_ref().expect("a before-image");
+    assert_eq!(family(before), "Zhang");
 }
 
 #[test]
