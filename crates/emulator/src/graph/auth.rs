@@ -72,6 +72,36 @@ fn has_scope(scope: &str, s: &str) -> bool {
     scope.split_whitespace().any(|x| x.eq_ignore_ascii_case(s))
 }
 
+/// The AADSTS90002 answer for a tenant that does not exist, if `tenant` is not valid.
+fn unknown_tenant(st: &mut State, tenant: &str) -> Option<Response> {
+    (!valid_tenant(tenant)).then(|| {
+        aad_error(
+            st,
+            400,
+            "invalid_request",
+            90002,
+            &format!("Tenant '{tenant}' not found."),
+        )
+    })
+}
+
+/// The AADSTS700016 answer for an application the directory does not know.
+fn unknown_client(st: &mut State) -> Response {
+    aad_error(
+        st,
+        400,
+        "unauthorized_client",
+        700016,
+        "Application was not found in the directory.",
+    )
+}
+
+/// [`unknown_client`] when the emulator accepts one client id only and this is another.
+fn foreign_client(st: &mut State, client_id: &str) -> Option<Response> {
+    let foreign = st.cfg.client_id.as_deref().is_some_and(|c| c != client_id);
+    foreign.then(|| unknown_client(st))
+}
+
 async fn authorize(
     AxState(shared): AxState<Arc<Shared>>,
     Path(tenant): Path<String>,
@@ -79,24 +109,15 @@ async fn authorize(
 ) -> Response {
     let mut st = lock(&shared);
     st.count("GET /{tenant}/oauth2/v2.0/authorize".into());
-    if !valid_tenant(&tenant) {
-        return aad_error(
-            &mut st,
-            400,
-            "invalid_request",
-            90002,
-            &format!("Tenant '{tenant}' not found."),
-        );
+    if let Some(r) = unknown_tenant(&mut st, &tenant) {
+        return r;
     }
     let client_id = q.get("client_id").cloned().unwrap_or_default();
-    if client_id.is_empty() || st.cfg.client_id.as_deref().is_some_and(|c| c != client_id) {
-        return aad_error(
-            &mut st,
-            400,
-            "unauthorized_client",
-            700016,
-            "Application was not found in the directory.",
-        );
+    if client_id.is_empty() {
+        return unknown_client(&mut st);
+    }
+    if let Some(r) = foreign_client(&mut st, &client_id) {
+        return r;
     }
     let redirect = q.get("redirect_uri").cloned().unwrap_or_default();
     if !redirect_ok(&redirect) {
@@ -219,14 +240,8 @@ async fn token(
 ) -> Response {
     let mut st = lock(&shared);
     st.count("POST /{tenant}/oauth2/v2.0/token".into());
-    if !valid_tenant(&tenant) {
-        return aad_error(
-            &mut st,
-            400,
-            "invalid_request",
-            90002,
-            &format!("Tenant '{tenant}' not found."),
-        );
+    if let Some(r) = unknown_tenant(&mut st, &tenant) {
+        return r;
     }
     let client_id = f.get("client_id").cloned().unwrap_or_default();
     if client_id.is_empty() {
@@ -238,14 +253,8 @@ async fn token(
             "The request body must contain the following parameter: 'client_id'.",
         );
     }
-    if st.cfg.client_id.as_deref().is_some_and(|c| c != client_id) {
-        return aad_error(
-            &mut st,
-            400,
-            "unauthorized_client",
-            700016,
-            "Application was not found in the directory.",
-        );
+    if let Some(r) = foreign_client(&mut st, &client_id) {
+        return r;
     }
     if f.contains_key("client_secret") {
         return aad_error(&mut st, 401, "invalid_client", 700025, "Client is public so neither 'client_assertion' nor 'client_secret' should be presented.");
@@ -441,24 +450,15 @@ async fn devicecode(
 ) -> Response {
     let mut st = lock(&shared);
     st.count("POST /{tenant}/oauth2/v2.0/devicecode".into());
-    if !valid_tenant(&tenant) {
-        return aad_error(
-            &mut st,
-            400,
-            "invalid_request",
-            90002,
-            &format!("Tenant '{tenant}' not found."),
-        );
+    if let Some(r) = unknown_tenant(&mut st, &tenant) {
+        return r;
     }
     let client_id = f.get("client_id").cloned().unwrap_or_default();
-    if client_id.is_empty() || st.cfg.client_id.as_deref().is_some_and(|c| c != client_id) {
-        return aad_error(
-            &mut st,
-            400,
-            "unauthorized_client",
-            700016,
-            "Application was not found in the directory.",
-        );
+    if client_id.is_empty() {
+        return unknown_client(&mut st);
+    }
+    if let Some(r) = foreign_client(&mut st, &client_id) {
+        return r;
     }
     let Some(scope) = f.get("scope").cloned().filter(|s| !s.trim().is_empty()) else {
         return aad_error(
