@@ -149,6 +149,17 @@ pub enum ChangeItem {
         /// The id.
         id: String,
     },
+    /// Present, but not something this connector can sync (an edited occurrence of a recurring
+    /// series, a record of a shape the other side cannot hold): the engine reports it as not
+    /// synced with the reason, plans nothing for it, and never takes it for a vanished record.
+    Unsupported {
+        /// The id.
+        id: String,
+        /// A title for the UI.
+        title: String,
+        /// Why it is not synced.
+        reason: String,
+    },
 }
 
 impl ChangeItem {
@@ -156,7 +167,9 @@ impl ChangeItem {
     pub fn id(&self) -> &str {
         match self {
             ChangeItem::Upsert(r) => &r.id,
-            ChangeItem::Deleted { id } | ChangeItem::Vanished { id } => id,
+            ChangeItem::Deleted { id }
+            | ChangeItem::Vanished { id }
+            | ChangeItem::Unsupported { id, .. } => id,
         }
     }
 }

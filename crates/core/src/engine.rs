@@ -335,6 +335,15 @@ impl Engine {
                         seen[i].insert(id, Seen::Deleted);
                     }
                     ChangeItem::Vanished { .. } => vanished.push(id),
+                    ChangeItem::Unsupported { id, title, reason } => {
+                        kr.counts.skipped += 1;
+                        kr.skipped.push(SkipReport {
+                            side,
+                            id,
+                            title,
+                            reason: format!("not synced: {reason}"),
+                        });
+                    }
                 }
             }
             if p.full {
@@ -417,6 +426,16 @@ impl Engine {
                             ChangeItem::Upsert(r) => Seen::Present(r),
                             ChangeItem::Deleted { .. } => Seen::Deleted,
                             ChangeItem::Vanished { .. } => Seen::OutOfScope,
+                            ChangeItem::Unsupported { id, title, reason } => {
+                                kr.counts.skipped += 1;
+                                kr.skipped.push(SkipReport {
+                                    side,
+                                    id,
+                                    title,
+                                    reason: format!("not synced: {reason}"),
+                                });
+                                continue;
+                            }
                         };
                         seen[i].insert(id, s);
                     }
@@ -744,6 +763,12 @@ impl Engine {
             let pg = conn.list(&req).await.map_err(PullError::Connector)?;
             for item in pg.items {
                 count += 1;
+                if let ChangeItem::Unsupported { id, .. } = &item {
+                    // Present: not a vanished record.
+                    if let Some(e) = p.index.get_mut(id) {
+                        e.listed = true;
+                    }
+                }
                 if let ChangeItem::Upsert(r) = &item {
                     if let Some(e) = p.index.get_mut(&r.id) {
                         e.listed = true;

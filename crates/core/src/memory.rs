@@ -56,6 +56,22 @@ struct Inner {
     fail_rule: Option<FailRule>,
     /// Remaining operations before a simulated crash.
     crash_budget: Option<u64>,
+    /// Records this service reports as not syncable, with the reason.
+    unsupported: HashMap<String, String>,
+}
+
+impl Inner {
+    /// The change item for a stored record in scope.
+    fn item(&self, r: &MemRecord) -> ChangeItem {
+        match self.unsupported.get(&r.id) {
+            Some(reason) => ChangeItem::Unsupported {
+                id: r.id.clone(),
+                title: r.record.title(),
+                reason: reason.clone(),
+            },
+            None => ChangeItem::Upsert(MemoryConnector::remote(r)),
+        }
+    }
 }
 
 /// An in-memory service.
@@ -242,6 +258,20 @@ impl MemoryConnector {
     /// One record.
     pub fn get(&self, id: &str) -> Option<MemRecord> {
         self.inner().records.get(id).cloned()
+    }
+
+    /// Makes the service report a record as not syncable (`Some(reason)`), or syncable again
+    /// (`None`), the way a real connector reports an edited occurrence of a recurring series.
+    /// The record shows up in listings and change feeds as [`ChangeItem::Unsupported`].
+    pub fn set_unsupported(&self, id: &str, reason: Option<&str>) {
+        let mut inner = self.inner();
+        match reason {
+            Some(r) => inner.unsupported.insert(id.to_string(), r.to_string()),
+            None => inner.unsupported.remove(id),
+        };
+        inner.seq += 1;
+        let seq = inner.seq;
+        inner.log.push((seq, id.to_string()));
     }
 
     /// Makes every cursor handed out so far invalid (the next `changes` fails with
@@ -538,9 +568,7 @@ impl Connector for MemoryConnector {
         let items: Vec<ChangeItem> = ids
             .into_iter()
             .filter_map(|id| match inner.records.get(id) {
-                Some(r) if self.in_scope(r, &req.scope) => {
-                    Some(ChangeItem::Upsert(Self::remote(r)))
-                }
+                Some(r) if self.in_scope(r, &req.scope) => Some(inner.item(r)),
                 Some(r) if r.record.kind() == req.scope.kind => {
                     Some(ChangeItem::Vanished { id: id.clone() })
                 }
@@ -587,7 +615,7 @@ impl Connector for MemoryConnector {
                 break;
             }
             last = Some(r.id.clone());
-            items.push(ChangeItem::Upsert(Self::remote(r)));
+            items.push(inner.item(r));
         }
         let next = match (more, last) {
             (true, Some(last)) => Next::Page(format!("{last}/{upto}")),
@@ -606,7 +634,7 @@ impl Connector for MemoryConnector {
         Ok(ids
             .iter()
             .map(|id| match inner.records.get(id) {
-                Some(r) if self.in_scope(r, scope) => ChangeItem::Upsert(Self::remote(r)),
+                Some(r) if self.in_scope(r, scope) => inner.item(r),
                 Some(_) => ChangeItem::Vanished { id: id.clone() },
                 None => ChangeItem::Deleted { id: id.clone() },
             })

@@ -568,3 +568,58 @@ fn cancellation_stops_before_the_next_batch_and_commits_what_ran() {
     w.sync();
     assert_eq!(w.outlook.records(Kind::Contact).len(), 50);
 }
+
+#[test]
+fn a_record_the_connector_cannot_sync_is_reported_and_left_alone() {
+    let mut w = World::new();
+    let linked = w.outlook.insert(event("weekly", &["Zoho"]), None);
+    w.sync();
+    assert_eq!(w.zoho.records(Kind::Event).len(), 1);
+    // An edited occurrence of a series, say: present, but not syncable.
+    let odd = w.outlook.insert(event("moved occurrence", &["Zoho"]), None);
+    w.outlook
+        .set_unsupported(&odd, Some("an edited occurrence of a recurring series"));
+    w.outlook
+        .set_unsupported(&linked, Some("an edited occurrence of a recurring series"));
+    for full in [false, true] {
+        if full {
+            w.outlook.expire_cursors();
+        }
+        let r = w.sync_kind(Kind::Event);
+        assert_eq!(r.counts.writes, 0, "full listing {full}: {r:?}");
+        assert_eq!(r.counts.unlinked, 0, "{r:?}");
+        assert_eq!(r.counts.skipped, 2, "{r:?}");
+        let mut reasons: Vec<_> = r
+            .skipped
+            .iter()
+            .map(|s| (s.title.as_str(), s.reason.as_str()))
+            .collect();
+        reasons.sort();
+        assert_eq!(
+            reasons,
+            [
+                (
+                    "moved occurrence",
+                    "not synced: an edited occurrence of a recurring series"
+                ),
+                (
+                    "weekly",
+                    "not synced: an edited occurrence of a recurring series"
+                )
+            ]
+        );
+        // Touch both again so the delta round reports them too.
+        w.outlook
+            .set_unsupported(&odd, Some("an edited occurrence of a recurring series"));
+        w.outlook
+            .set_unsupported(&linked, Some("an edited occurrence of a recurring series"));
+    }
+    assert_eq!(w.zoho.records(Kind::Event).len(), 1);
+    // Syncable again: the unlinked one is created, the linked one stays linked.
+    w.outlook.set_unsupported(&odd, None);
+    w.outlook.set_unsupported(&linked, None);
+    let r = w.sync_kind(Kind::Event);
+    assert_eq!(r.counts.created_in_zoho, 1, "{r:?}");
+    assert_eq!(w.zoho.records(Kind::Event).len(), 2);
+    assert_eq!(w.sync_kind(Kind::Event).counts.writes, 0);
+}
