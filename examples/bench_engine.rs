@@ -42,12 +42,15 @@ fn set_feeds(c: &MemoryConnector, on: bool) {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut n: usize = 10_000;
     let mut memory_store = false;
+    let mut stop_after: Option<String> = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--records" => n = args.next().ok_or("--records needs a number")?.parse()?,
             // The in-memory store instead of SQLite: separates the engine's cost from the store's.
             "--memory-store" => memory_store = true,
+            // Stops after the named phase (for profiling one phase).
+            "--stop-after" => stop_after = Some(args.next().ok_or("--stop-after needs a phase")?),
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
@@ -112,7 +115,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok(())
     };
     phase("first", true)?;
+    if stop_after.as_deref() == Some("first") {
+        return Ok(());
+    }
     phase("noop", true)?;
+    if stop_after.as_deref() == Some("noop") {
+        return Ok(());
+    }
 
     // 1% edited on each side; a quarter of them the same records (both-side conflicts).
     let k = (n / 100).max(1);

@@ -81,6 +81,9 @@ pub trait SyncObserver: Send + Sync {
 }
 
 /// Cancels a running sync: batches already sent finish and are committed, no new batch starts,
+/// Completed operations whose results are committed together (see `Engine::execute`).
+const GROUP_COMMIT_OPS: usize = 4096;
+
 /// and no cursor advances.
 #[derive(Debug, Clone, Default)]
 pub struct CancelToken(Arc<AtomicBool>);
@@ -583,7 +586,7 @@ impl Engine {
             if ids.is_empty() {
                 continue;
             }
-            let mut found: HashMap<String, crate::model::Record> = HashMap::new();
+            let mut found: HashMap<String, Arc<crate::model::Record>> = HashMap::new();
             for chunk in ids.chunks(self.conn(side).capabilities().max_batch.max(1)) {
                 let items = self
                     .conn(side)
@@ -592,7 +595,7 @@ impl Engine {
                     .map_err(|error| SyncError::Connector { side, error })?;
                 for item in items {
                     if let ChangeItem::Upsert(r) = item {
-                        found.insert(r.id.clone(), (*r.record).clone());
+                        found.insert(r.id.clone(), r.record.clone());
                     }
                 }
             }
@@ -894,74 +897,92 @@ impl Engine {
             return Ok(true);
         }
         let mut results: Vec<Vec<(Side, OpResult, bool)>> = vec![vec![]; plan.steps.len()];
-        let stop = CancelToken::new();
-        let mut streams = vec![];
+        let mut stopped = false;
+        // Batches waiting to be sent, per side, and how many each side may have in flight.
+        let mut queues: [std::collections::VecDeque<Vec<(usize, &Operation)>>; 2] =
+            Default::default();
+        let mut limit = [1usize; 2];
         for (si, side) in Side::BOTH.into_iter().enumerate() {
             let caps = self.conn(side).capabilities();
+            limit[si] = caps.max_concurrency.max(1);
             let ops = std::mem::take(&mut per_side[si]);
-            let batches: Vec<Vec<(usize, &Operation)>> = ops
+            queues[si] = ops
                 .chunks(caps.max_batch.max(1))
                 .map(|c| c.to_vec())
                 .collect();
-            let conn = self.conn(side).clone();
-            let store = self.store.clone();
-            let cancel = self.cancel.clone();
-            let stop = stop.clone();
-            let steps = &plan.steps;
-            let s = stream::iter(batches)
-                .map(move |batch| {
-                    let conn = conn.clone();
-                    let store = store.clone();
-                    let cancel = cancel.clone();
-                    let stop = stop.clone();
-                    async move {
-                        if cancel.is_cancelled() || stop.is_cancelled() {
-                            return (side, batch, None);
-                        }
-                        // Journal every create's intent before the remote write.
-                        let intents: Vec<Intent> = batch
-                            .iter()
-                            .filter_map(|(i, op)| match op {
-                                Operation::Create { sync_id, .. } => {
-                                    let step: &Step = &steps[*i];
-                                    let m = step.store.as_ref()?;
-                                    Some(Intent {
-                                        kind,
-                                        sync_id: sync_id.clone(),
-                                        target: side,
-                                        source: m.side(side.other()).clone(),
-                                    })
-                                }
-                                _ => None,
-                            })
-                            .collect();
-                        if !intents.is_empty() {
-                            if let Err(e) = store.journal(&intents) {
-                                return (side, batch, Some(Err(Err(e))));
-                            }
-                        }
-                        let ops: Vec<Operation> = batch.iter().map(|(_, o)| (*o).clone()).collect();
-                        let res = conn.apply(scope, ops).await;
-                        (side, batch, Some(res.map_err(Ok)))
-                    }
-                })
-                .buffer_unordered(caps.max_concurrency.max(1));
-            streams.push(s.boxed());
         }
-        let mut all = stream::select_all(streams);
+        let mut in_flight = [0usize; 2];
+        let mut running = stream::FuturesUnordered::new();
+        // Results of finished batches not yet committed (group commit): they go to the store
+        // once they cover GROUP_COMMIT_OPS operations, when nothing is left to launch, and at the
+        // end. Each index page is then written once per group rather than once per batch.
+        // Intents are journalled, durably, before their batch is sent, so a crash before the
+        // group commit loses nothing: recovery finds the creates by sync id, and an update or
+        // delete whose result was not stored is seen as an echo next run.
+        let mut pending = Commit::default();
+        let mut pending_ops = 0usize;
         let mut done = 0u64;
         let mut complete = true;
-        while let Some((side, batch, res)) = all.next().await {
-            let mut commit = Commit::default();
-            let res = match res {
-                None => {
-                    complete = false;
-                    continue;
+        loop {
+            // Launch what the limits allow.
+            let mut launch: Vec<(Side, Vec<(usize, &Operation)>)> = vec![];
+            if !stopped && !self.cancel.is_cancelled() {
+                for (si, side) in Side::BOTH.into_iter().enumerate() {
+                    while in_flight[si] < limit[si] {
+                        let Some(batch) = queues[si].pop_front() else {
+                            break;
+                        };
+                        in_flight[si] += 1;
+                        launch.push((side, batch));
+                    }
                 }
-                Some(Err(Err(store_err))) => return Err(store_err.into()),
-                Some(Err(Ok(call_err))) => {
+            }
+            if !launch.is_empty() {
+                for (side, batch) in &launch {
+                    pending
+                        .journal
+                        .extend(batch.iter().filter_map(|(i, op)| match op {
+                            Operation::Create { sync_id, .. } => {
+                                let m = plan.steps[*i].store.as_ref()?;
+                                Some(Intent {
+                                    kind,
+                                    sync_id: sync_id.clone(),
+                                    target: *side,
+                                    source: m.side(side.other()).clone(),
+                                })
+                            }
+                            _ => None,
+                        }));
+                }
+                if pending_ops >= GROUP_COMMIT_OPS {
+                    // Due anyway: one transaction for the results and the intents.
+                    self.store.commit(&std::mem::take(&mut pending))?;
+                    pending_ops = 0;
+                } else if !pending.journal.is_empty() {
+                    // Only the intents: a small append, durable before the remote writes.
+                    let journal = Commit {
+                        journal: std::mem::take(&mut pending.journal),
+                        ..Default::default()
+                    };
+                    self.store.commit(&journal)?;
+                }
+                for (side, batch) in launch {
+                    let conn = self.conn(side).clone();
+                    let ops: Vec<Operation> = batch.iter().map(|(_, o)| (*o).clone()).collect();
+                    running.push(async move {
+                        let res = conn.apply(scope, ops).await;
+                        (side, batch, res)
+                    });
+                }
+            }
+            let Some((side, batch, res)) = running.next().await else {
+                break;
+            };
+            in_flight[if side == Side::Zoho { 0 } else { 1 }] -= 1;
+            let res = match res {
+                Err(call_err) => {
                     if call_err.is_fatal() {
-                        stop.cancel();
+                        stopped = true;
                         kr.failure = Some(format!("{side}: {call_err}"));
                         complete = false;
                     }
@@ -977,7 +998,7 @@ impl Engine {
                         .map(|r| (r, false))
                         .collect::<Vec<_>>()
                 }
-                Some(Ok(results)) => {
+                Ok(results) => {
                     let mut v: Vec<(OpResult, bool)> =
                         results.into_iter().map(|r| (r, true)).collect();
                     while v.len() < batch.len() {
@@ -993,6 +1014,7 @@ impl Engine {
                 }
             };
             done += batch.len() as u64;
+            pending_ops += batch.len();
             kr.counts.writes += batch.len() as u64;
             for ((i, _op), (r, known)) in batch.iter().zip(res) {
                 results[*i].push((side, r, known));
@@ -1005,18 +1027,30 @@ impl Engine {
                             .into_iter()
                             .filter_map(|(s, r, _)| r.ok().map(|w| (s, w)))
                             .collect();
-                        finish_step(&mut commit, step, &written, kind);
+                        finish_step(&mut pending, step, &written, kind);
                         account(kr, step, Some(&written));
-                        undefer(&mut commit, step, kind, &deferred_ids);
+                        undefer(&mut pending, step, kind, &deferred_ids);
                     } else {
-                        self.fail_step(&mut commit, kr, step, rs, kind, &prior_attempts);
+                        self.fail_step(&mut pending, kr, step, rs, kind, &prior_attempts);
                     }
                 }
             }
-            self.store.commit(&commit)?;
+            // Nothing left to launch (or stopping): no journal write to ride along with, so
+            // the results go to the store at once.
+            let idle = stopped || self.cancel.is_cancelled() || queues.iter().all(|q| q.is_empty());
+            if idle && !pending.is_empty() {
+                self.store.commit(&std::mem::take(&mut pending))?;
+                pending_ops = 0;
+            }
             self.emit(Progress::Writing { kind, done, total });
         }
-        Ok(complete && !stop.is_cancelled())
+        if !pending.is_empty() {
+            self.store.commit(&pending)?;
+        }
+        if queues.iter().any(|q| !q.is_empty()) {
+            complete = false;
+        }
+        Ok(complete && !self.cancel.is_cancelled())
     }
 
     fn fail_step(
@@ -1150,7 +1184,7 @@ fn finish_step(commit: &mut Commit, step: &Step, written: &[(Side, Written)], ki
         commit.remove.push((kind, step.sync_id.clone()));
     }
     if let Some(q) = &step.queue {
-        commit.queue.push(q.clone());
+        commit.queue.push((**q).clone());
     } else if step.unqueue {
         commit.unqueue.push((kind, step.sync_id.clone()));
     }
@@ -1176,7 +1210,7 @@ fn account(kr: &mut KindReport, step: &Step, written: Option<&[(Side, Written)]>
                     c.deleted_in_outlook += 1
                 }
                 let before = match &step.action {
-                    Action::Delete { before, .. } => before.clone(),
+                    Action::Delete { before, .. } => before.as_deref().cloned(),
                     _ => None,
                 };
                 kr.deletes.push(DeleteReport {

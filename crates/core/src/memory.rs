@@ -873,6 +873,9 @@ impl StateStore for MemoryStore {
         for s in &c.settle {
             inner.intents.remove(s);
         }
+        for i in &c.journal {
+            inner.intents.insert(i.sync_id.clone(), i.clone());
+        }
         for (kind, side, fp, cur) in &c.cursors {
             inner
                 .cursors

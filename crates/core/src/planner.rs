@@ -71,7 +71,7 @@ pub enum Action {
         /// Where it is deleted.
         on: Side,
         /// The record as last seen there (when this run read it).
-        before: Option<Record>,
+        before: Option<Arc<Record>>,
     },
     /// Deleted on one side, edited on the other: the edit wins and the record is created again.
     Restore {
@@ -131,7 +131,7 @@ pub struct Step {
     /// Forget the mapping once every write succeeded.
     pub remove: bool,
     /// Queue a conflict for the user.
-    pub queue: Option<QueuedConflict>,
+    pub queue: Option<Box<QueuedConflict>>,
     /// Settle a queued conflict of this pair.
     pub unqueue: bool,
     /// Values cut or dropped to fit the target (reported as warnings).
@@ -559,7 +559,7 @@ impl<'a> Planner<'a> {
                 let st = m.side(survivor);
                 let mut s = base_step(Action::Delete {
                     on: survivor,
-                    before: other.record().map(|r| (*r.record).clone()),
+                    before: other.record().map(|r| r.record.clone()),
                 });
                 s.writes.push((
                     survivor,
@@ -777,7 +777,7 @@ impl<'a> Planner<'a> {
         s.store = Some(self.next_mapping(m, z, o, to_zoho, to_outlook, held));
         if !held.is_empty() {
             if let (Some(zr), Some(or)) = (zr, or) {
-                s.queue = Some(QueuedConflict {
+                s.queue = Some(Box::new(QueuedConflict {
                     id: 0,
                     kind,
                     sync_id: m.sync_id.clone(),
@@ -786,7 +786,7 @@ impl<'a> Planner<'a> {
                     outlook: (*or.record).clone(),
                     queued_at: self.input.now,
                     resolution: None,
-                });
+                }));
             }
         } else if resolution.is_some() || queued {
             s.unqueue = resolution.is_some();
@@ -1141,7 +1141,7 @@ impl<'a> Planner<'a> {
             ));
         }
         if !held.is_empty() {
-            s.queue = Some(QueuedConflict {
+            s.queue = Some(Box::new(QueuedConflict {
                 id: 0,
                 kind,
                 sync_id: sync_id.clone(),
@@ -1150,7 +1150,7 @@ impl<'a> Planner<'a> {
                 outlook: (*o.record).clone(),
                 queued_at: self.input.now,
                 resolution: None,
-            });
+            }));
             // No common base: make the held fields look changed on both sides until resolved.
             for f in held.iter() {
                 zst.hashes.set(kind, f, 0);

@@ -123,8 +123,12 @@ pub struct Commit {
     pub upsert: Vec<Mapping>,
     /// Mappings to forget.
     pub remove: Vec<(Kind, SyncId)>,
-    /// Intents that are settled.
+    /// Intents that are settled (applied before `journal`).
     pub settle: Vec<SyncId>,
+    /// Create intents to journal (before their remote write). The engine journals the next
+    /// batch's intents in the same transaction as the results of the batches that finished
+    /// meanwhile: one durable write per batch instead of two.
+    pub journal: Vec<Intent>,
     /// Cursors to store: kind, side, scope fingerprint, cursor.
     pub cursors: Vec<(Kind, Side, String, Cursor)>,
     /// Cursors to drop (the scope changed or the cursor expired).
@@ -145,6 +149,7 @@ impl Commit {
         self.upsert.is_empty()
             && self.remove.is_empty()
             && self.settle.is_empty()
+            && self.journal.is_empty()
             && self.cursors.is_empty()
             && self.drop_cursors.is_empty()
             && self.defer.is_empty()

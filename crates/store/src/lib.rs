@@ -459,6 +459,31 @@ impl SqliteStore {
             .collect())
     }
 
+    fn insert_intents(tx: &Transaction<'_>, intents: &[Intent]) -> Result<(), StoreError> {
+        if intents.is_empty() {
+            return Ok(());
+        }
+        let mut stmt = tx
+            .prepare_cached(
+                "INSERT OR REPLACE INTO intents \
+                 (sync_id, kind, target, source_id, source_version, source_hashes) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .db()?;
+        for i in intents {
+            stmt.execute(params![
+                i.sync_id.0,
+                kind_code(i.kind),
+                side_code(i.target),
+                i.source.id,
+                i.source.version,
+                i.source.hashes.to_bytes(),
+            ])
+            .db()?;
+        }
+        Ok(())
+    }
+
     fn apply_commit(tx: &Transaction<'_>, c: &Commit) -> Result<(), StoreError> {
         if !c.remove.is_empty() {
             let mut stmt = tx
@@ -501,6 +526,7 @@ impl SqliteStore {
                 stmt.execute([&s.0]).db()?;
             }
         }
+        Self::insert_intents(tx, &c.journal)?;
         if !c.cursors.is_empty() {
             let mut stmt = tx
                 .prepare_cached(
@@ -680,26 +706,7 @@ impl StateStore for SqliteStore {
     fn journal(&self, intents: &[Intent]) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction().db()?;
-        {
-            let mut stmt = tx
-                .prepare_cached(
-                    "INSERT OR REPLACE INTO intents \
-                     (sync_id, kind, target, source_id, source_version, source_hashes) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                )
-                .db()?;
-            for i in intents {
-                stmt.execute(params![
-                    i.sync_id.0,
-                    kind_code(i.kind),
-                    side_code(i.target),
-                    i.source.id,
-                    i.source.version,
-                    i.source.hashes.to_bytes(),
-                ])
-                .db()?;
-            }
-        }
+        Self::insert_intents(&tx, intents)?;
         tx.commit().db()
     }
 

@@ -70,13 +70,26 @@ fn commit() -> impl Strategy<Value = Commit> {
         prop::collection::vec((kind(), side(), 0..4u8), small(3)),
         prop::collection::vec(queued(), small(3)),
         prop::collection::vec((kind(), sid()), small(2)),
+        prop::collection::vec(intent(), small(3)),
     )
         .prop_map(
-            |(upsert, remove, settle, cursors, drop_cursors, defer, undefer, queue, unqueue)| {
+            |(
+                upsert,
+                remove,
+                settle,
+                cursors,
+                drop_cursors,
+                defer,
+                undefer,
+                queue,
+                unqueue,
+                journal,
+            )| {
                 Commit {
                     upsert,
                     remove,
                     settle,
+                    journal,
                     cursors: cursors
                         .into_iter()
                         .map(|(k, s, f, c)| (k, s, format!("f{f}"), Cursor(format!("c{c}"))))
