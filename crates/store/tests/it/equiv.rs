@@ -110,14 +110,14 @@ fn commit() -> impl Strategy<Value = Commit> {
 #[derive(Debug, Clone)]
 enum Op {
     Journal(Vec<Intent>),
-    Commit(Commit),
+    Commit(Box<Commit>),
     Resolve(i64, Side),
 }
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         1 => prop::collection::vec(intent(), 0..3).prop_map(Op::Journal),
-        4 => commit().prop_map(Op::Commit),
+        4 => commit().prop_map(|c| Op::Commit(Box::new(c))),
         1 => (0..8i64, side()).prop_map(|(i, s)| Op::Resolve(i, s)),
     ]
 }
