@@ -20,6 +20,11 @@ use crmsync::core::{
 };
 use crmsync::store::SqliteStore;
 
+/// The allocator the shipped programs use (the `crmsync` binary too): see the note in the
+/// workspace `Cargo.toml`.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn peak_rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
