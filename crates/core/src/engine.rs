@@ -18,7 +18,7 @@ use crate::connector::{
 };
 use crate::error::{ConnectorError, ConnectorErrorKind, Result, SyncError};
 use crate::field::{FieldHashes, FieldSchema};
-use crate::model::{Kind, Side};
+use crate::model::{IdMap, Kind, Side};
 use crate::planner::{self, Action, Plan, PlanInput, Seen, Step};
 use crate::report::{
     ConflictReport, DeleteReport, ErrorReport, GuardStop, KindReport, SkipReport, SyncReport,
@@ -159,10 +159,10 @@ pub fn scope_of(kind: Kind, settings: &KindSettings, now: DateTime<Utc>) -> Scop
 
 struct Pulled {
     full: bool,
-    items: HashMap<String, ChangeItem>,
+    items: IdMap<ChangeItem>,
     /// After a full listing: every mapped id of this side with its stored version, whether its
     /// mapping is dormant, and whether the listing returned it.
-    index: HashMap<String, IndexEntry>,
+    index: IdMap<IndexEntry>,
     cursor: Option<Cursor>,
 }
 
@@ -325,7 +325,7 @@ impl Engine {
         }
 
         // 3. Turn what was read into what was seen; classify records that left a view.
-        let mut seen: [HashMap<String, Seen>; 2] = [HashMap::new(), HashMap::new()];
+        let mut seen: [IdMap<Seen>; 2] = [IdMap::default(), IdMap::default()];
         for (i, side) in Side::BOTH.into_iter().enumerate() {
             let p = &mut pulled[i];
             let mut vanished: Vec<String> = vec![];
@@ -630,7 +630,7 @@ impl Engine {
         &self,
         kind: Kind,
         mappings: &mut Vec<Mapping>,
-        seen: &[HashMap<String, Seen>; 2],
+        seen: &[IdMap<Seen>; 2],
     ) -> Result<()> {
         let mut want: Vec<(usize, SyncId, String)> = vec![];
         {
@@ -696,8 +696,8 @@ impl Engine {
         if let Some(cur) = cursor {
             let mut p = Pulled {
                 full: false,
-                items: HashMap::new(),
-                index: HashMap::new(),
+                items: IdMap::default(),
+                index: IdMap::default(),
                 cursor: None,
             };
             let mut page = None;
@@ -734,7 +734,7 @@ impl Engine {
         // Full listing. An interrupted listing is never diffed: any error fails the kind.
         // Only ids and versions of the mappings are loaded; whole mappings are loaded later for
         // the few records that changed.
-        let index: HashMap<String, IndexEntry> = self
+        let index: IdMap<IndexEntry> = self
             .store
             .side_index(kind, side)
             .map_err(PullError::Store)?
@@ -752,7 +752,7 @@ impl Engine {
             .collect();
         let mut p = Pulled {
             full: true,
-            items: HashMap::new(),
+            items: IdMap::default(),
             index,
             cursor: None,
         };

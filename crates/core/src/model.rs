@@ -621,6 +621,13 @@ impl Recurrence {
     }
 }
 
+/// A map keyed by record id, with a fast hasher (foldhash; SipHash's resistance to chosen keys
+/// buys nothing for ids a signed-in service hands out, and the engine hashes every listed id).
+pub type IdMap<V> = std::collections::HashMap<String, V, foldhash::fast::RandomState>;
+
+/// A set of record ids, with the hasher of [`IdMap`].
+pub type IdSet<'a> = std::collections::HashSet<&'a str, foldhash::fast::RandomState>;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -660,3 +667,4 @@ mod tests {
         assert_eq!(Kind::parse("x"), None);
     }
 }
+

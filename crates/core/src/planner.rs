@@ -14,7 +14,7 @@ use crate::field::{
     equal_fields, field_hash, field_is_empty, norm_email, norm_text, FieldHashes, FieldSchema,
     FieldSet,
 };
-use crate::model::{Kind, Record, Sensitivity, Side};
+use crate::model::{IdMap, Kind, Record, Sensitivity, Side};
 use crate::settings::{CategoryFilter, DeletePolicy, KindSettings, Winner};
 use crate::store::{Mapping, QueuedConflict, SideState};
 
@@ -177,9 +177,9 @@ pub struct PlanInput<'a> {
     /// The mappings of the records involved (all of them after a full listing).
     pub mappings: Vec<Mapping>,
     /// What was seen on Zoho, by id.
-    pub zoho: HashMap<String, Seen>,
+    pub zoho: IdMap<Seen>,
     /// What was seen on Outlook, by id.
-    pub outlook: HashMap<String, Seen>,
+    pub outlook: IdMap<Seen>,
     /// Conflicts the user resolved, to apply now (both records are in `zoho` / `outlook`).
     pub resolutions: Vec<QueuedConflict>,
     /// Sync ids of pairs with a conflict still waiting for the user.
@@ -337,7 +337,7 @@ impl<'a> Planner<'a> {
         self.input.schemas[idx(side)]
     }
 
-    fn seen(&self, side: Side) -> &'a HashMap<String, Seen> {
+    fn seen(&self, side: Side) -> &'a IdMap<Seen> {
         match side {
             Side::Zoho => &self.input.zoho,
             Side::Outlook => &self.input.outlook,
@@ -934,6 +934,37 @@ impl<'a> Planner<'a> {
         }
 
         // 2. Twins by identity, one to one; prefer a content-equal candidate; never guess.
+        // (Only when both sides have unmatched records: a first sync into an empty side skips it.)
+        let unmatched = |list: &[&RemoteRecord], done: &HashSet<&str>| {
+            list.iter().any(|r| !done.contains(r.id.as_str()))
+        };
+        if unmatched(&zs, &zoho_done) && unmatched(&os, &outlook_done) {
+            self.link_by_identity(&zs, &os, &mut zoho_done, &mut outlook_done);
+        }
+
+        // 3. The rest are new: create them on the other side.
+        for (side, list, done) in [
+            (Side::Zoho, &zs, &zoho_done),
+            (Side::Outlook, &os, &outlook_done),
+        ] {
+            for r in list.iter().filter(|r| !done.contains(r.id.as_str())) {
+                if !self.carries(side) {
+                    continue;
+                }
+                let step = self.create_step(side, r, None);
+                self.steps.push(step);
+            }
+        }
+    }
+
+    /// Step 2 of [`Planner::plan_fresh`]: twins by identity.
+    fn link_by_identity(
+        &mut self,
+        zs: &[&'a RemoteRecord],
+        os: &[&'a RemoteRecord],
+        zoho_done: &mut HashSet<&'a str>,
+        outlook_done: &mut HashSet<&'a str>,
+    ) {
         let mut o_by_key: HashMap<String, Vec<&RemoteRecord>> = HashMap::new();
         for o in os.iter().filter(|o| !outlook_done.contains(o.id.as_str())) {
             for k in identity(&o.record) {
@@ -949,7 +980,7 @@ impl<'a> Planner<'a> {
         let all = FieldSet::all(self.kind)
             .intersect(self.schema(Side::Zoho).fields)
             .intersect(self.schema(Side::Outlook).fields);
-        for z in &zs {
+        for z in zs {
             if zoho_done.contains(z.id.as_str()) {
                 continue;
             }
@@ -1010,20 +1041,6 @@ impl<'a> Planner<'a> {
                         }
                     }
                 }
-            }
-        }
-
-        // 3. The rest are new: create them on the other side.
-        for (side, list, done) in [
-            (Side::Zoho, &zs, &zoho_done),
-            (Side::Outlook, &os, &outlook_done),
-        ] {
-            for r in list.iter().filter(|r| !done.contains(r.id.as_str())) {
-                if !self.carries(side) {
-                    continue;
-                }
-                let step = self.create_step(side, r, None);
-                self.steps.push(step);
             }
         }
     }
