@@ -667,4 +667,3 @@ mod tests {
         assert_eq!(Kind::parse("x"), None);
     }
 }
-

@@ -240,6 +240,62 @@ fn migrations_are_idempotent_on_reopen() {
 }
 
 #[test]
+fn intents_of_the_first_schema_survive_the_upgrade() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    drop(SqliteStore::open(&path).unwrap());
+    // Make it a schema-1 file holding one journalled intent.
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "DROP TABLE intent_batches; PRAGMA user_version = 1; \
+             INSERT INTO intents (sync_id, kind, target, source_id, source_version, source_hashes) \
+             VALUES ('old', 0, 1, 'z-old', 'v1', X'0100000000000000');",
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+    let found = store.intents(Kind::Contact).unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].sync_id, SyncId("old".into()));
+    assert_eq!(found[0].source.id, "z-old");
+    assert_eq!(found[0].source.hashes.0, vec![1]);
+    // New intents go to the new table; both kinds are listed, in sync-id order.
+    let mut newer = found[0].clone();
+    newer.sync_id = SyncId("new".into());
+    store.journal(std::slice::from_ref(&newer)).unwrap();
+    let ids = |s: &SqliteStore| -> Vec<String> {
+        s.intents(Kind::Contact)
+            .unwrap()
+            .into_iter()
+            .map(|i| i.sync_id.0)
+            .collect()
+    };
+    assert_eq!(ids(&store), ["new", "old"]);
+    // Journalling the old one again replaces it rather than listing it twice.
+    store.journal(&found).unwrap();
+    assert_eq!(ids(&store), ["new", "old"]);
+    // Settling works for both, also from a handle opened afterwards.
+    store
+        .commit(&Commit {
+            settle: vec![SyncId("old".into())],
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(ids(&store), ["new"]);
+    let other = SqliteStore::open(&path).unwrap();
+    other
+        .commit(&Commit {
+            settle: vec![SyncId("new".into())],
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(ids(&store).is_empty());
+    store.integrity_check().unwrap();
+}
+
+#[test]
 fn garbage_file_is_an_error_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.db");
