@@ -398,7 +398,7 @@ impl Enc {
         self.0.push(b'l');
         self.0.extend_from_slice(&(n as u64).to_le_bytes());
     }
-    fn address(&mut self, a: &Option<Address>) {
+    fn address(&mut self, a: &Option<Box<Address>>) {
         match a {
             Some(a) if !a.is_empty() => {
                 for p in [&a.street, &a.city, &a.state, &a.postal_code, &a.country] {

@@ -229,11 +229,11 @@ pub struct Contact {
     /// Department.
     pub department: String,
     /// Business (Zoho: mailing) address.
-    pub business_address: Option<Address>,
+    pub business_address: Option<Box<Address>>,
     /// Home address.
-    pub home_address: Option<Address>,
+    pub home_address: Option<Box<Address>>,
     /// Other address.
-    pub other_address: Option<Address>,
+    pub other_address: Option<Box<Address>>,
     /// Birthday, a calendar date.
     pub birthday: Option<NaiveDate>,
     /// Free-text notes.

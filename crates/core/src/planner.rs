@@ -323,7 +323,9 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
     let mut p = Planner {
         input,
         kind: input.kind,
-        steps: Vec::new(),
+        // At most one step per record seen or mapping held (growing a vector of 100,000 steps
+        // by doubling copied it whole many times).
+        steps: Vec::with_capacity(input.zoho.len() + input.outlook.len() + input.mappings.len()),
     };
     p.run();
     Plan {

@@ -530,12 +530,12 @@ mod tests {
                 company: text.clone(),
                 job_title: text.clone(),
                 department: text.clone(),
-                business_address: Some(core::Address {
+                business_address: Some(Box::new(core::Address {
                     city: text.clone(),
                     ..Default::default()
-                }),
-                home_address: Some(core::Address::default()),
-                other_address: Some(core::Address::default()),
+                })),
+                home_address: Some(Box::default()),
+                other_address: Some(Box::default()),
                 birthday: chrono::NaiveDate::from_ymd_opt(1990, 1, 2),
                 notes: text.clone(),
                 categories: vec![text],

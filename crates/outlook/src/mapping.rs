@@ -230,7 +230,7 @@ pub fn sync_id_link(id: &SyncId) -> Value {
 // ---------------------------------------------------------------------------------------------
 // Contacts
 
-fn address_from(v: &Value) -> Option<Address> {
+fn address_from(v: &Value) -> Option<Box<Address>> {
     let a = v.as_object()?;
     let get = |k: &str| {
         a.get(k)
@@ -245,10 +245,10 @@ fn address_from(v: &Value) -> Option<Address> {
         postal_code: get("postalCode"),
         country: get("countryOrRegion"),
     };
-    (!addr.is_empty()).then_some(addr)
+    (!addr.is_empty()).then(|| Box::new(addr))
 }
 
-fn address_to(a: &Option<Address>) -> Value {
+fn address_to(a: &Option<Box<Address>>) -> Value {
     match a {
         Some(a) if !a.is_empty() => json!({
             "street": a.street, "city": a.city, "state": a.state,

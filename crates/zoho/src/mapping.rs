@@ -165,7 +165,7 @@ pub fn from_zoho(kind: Kind, v: &Value, ctx: &MapContext) -> Result<RemoteRecord
     })
 }
 
-fn address(v: &Value, prefix: &str) -> Option<Address> {
+fn address(v: &Value, prefix: &str) -> Option<Box<Address>> {
     let a = Address {
         street: s(v, &format!("{prefix}_Street")),
         city: s(v, &format!("{prefix}_City")),
@@ -173,7 +173,7 @@ fn address(v: &Value, prefix: &str) -> Option<Address> {
         postal_code: s(v, &format!("{prefix}_Zip")),
         country: s(v, &format!("{prefix}_Country")),
     };
-    (!a.is_empty()).then_some(a)
+    (!a.is_empty()).then(|| Box::new(a))
 }
 
 fn contact_from(v: &Value) -> Contact {
@@ -926,7 +926,7 @@ mod tests {
                 phones: mobile.into_iter().map(|n| Phone { kind: PhoneKind::Mobile, number: n }).collect(),
                 job_title: title,
                 notes,
-                other_address: (!city.is_empty()).then(|| Address { city, ..Default::default() }),
+                other_address: (!city.is_empty()).then(|| Box::new(Address { city, ..Default::default() })),
                 ..Default::default()
             };
             let rec = Record::Contact(c);

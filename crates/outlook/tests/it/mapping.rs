@@ -26,7 +26,7 @@ fn instant() -> impl Strategy<Value = DateTime<Utc>> {
     (1_600_000_000i64..2_000_000_000).prop_map(|s| Utc.timestamp_opt(s, 0).unwrap())
 }
 
-fn address() -> impl Strategy<Value = Option<Address>> {
+fn address() -> impl Strategy<Value = Option<Box<Address>>> {
     prop::option::of((text(), text(), text(), text(), text()).prop_map(
         |(street, city, state, postal_code, country)| Address {
             street,
@@ -36,7 +36,7 @@ fn address() -> impl Strategy<Value = Option<Address>> {
             country,
         },
     ))
-    .prop_map(|a| a.filter(|a| !a.is_empty()))
+    .prop_map(|a| a.filter(|a| !a.is_empty()).map(Box::new))
 }
 
 fn nonempty() -> impl Strategy<Value = String> {

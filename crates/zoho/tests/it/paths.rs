@@ -671,13 +671,13 @@ async fn cjk_and_emoji_survive_a_full_round_trip() {
         job_title: "工程师 👩‍💻".into(),
         department: "영업부".into(),
         notes: "メモ\n😀 二行目 👨‍👩‍👧‍👦".into(),
-        business_address: Some(crmsync_core::Address {
+        business_address: Some(Box::new(crmsync_core::Address {
             street: "丸の内 1-1".into(),
             city: "東京".into(),
             state: String::new(),
             postal_code: "100-0005".into(),
             country: "日本 🇯🇵".into(),
-        }),
+        })),
         ..Default::default()
     };
     let Record::Contact(back) =
