@@ -19,7 +19,7 @@ use crate::connector::{
 use crate::error::{ConnectorError, ConnectorErrorKind, Result, SyncError};
 use crate::field::{FieldHashes, FieldSchema};
 use crate::model::{IdMap, Kind, Side};
-use crate::planner::{self, Action, Plan, PlanInput, Seen, Step};
+use crate::planner::{self, Action, Plan, PlanInput, PlannedCreate, Seen, Step};
 use crate::report::{
     ConflictReport, DeleteReport, ErrorReport, GuardStop, KindReport, SkipReport, SyncReport,
 };
@@ -87,6 +87,45 @@ pub trait SyncObserver: Send + Sync {
 /// rewrites the index pages it touches).
 const GROUP_COMMIT_BATCHES: usize = 16;
 const GROUP_COMMIT_OPS: usize = 16_384;
+
+/// `0` for Zoho, `1` for Outlook.
+fn side_index(side: Side) -> usize {
+    match side {
+        Side::Zoho => 0,
+        Side::Outlook => 1,
+    }
+}
+
+/// One batch of writes to one side.
+enum Batch<'p> {
+    /// Operations of planned steps: (step index, operation).
+    Planned(Vec<(usize, &'p Operation)>),
+    /// Creates expanded when the batch was sent; each step has exactly one write.
+    Created(Vec<Step>),
+}
+
+impl<'p> Batch<'p> {
+    fn len(&self) -> usize {
+        match self {
+            Batch::Planned(v) => v.len(),
+            Batch::Created(v) => v.len(),
+        }
+    }
+
+    /// Each operation with the step it belongs to.
+    fn ops<'b>(&'b self, plan: &'p Plan) -> Box<dyn Iterator<Item = (&'b Operation, &'b Step)> + 'b>
+    where
+        'p: 'b,
+    {
+        match self {
+            Batch::Planned(v) => Box::new(v.iter().map(move |(i, op)| (*op, &plan.steps[*i]))),
+            Batch::Created(v) => Box::new(
+                v.iter()
+                    .flat_map(|s| s.writes.iter().map(move |(_, op)| (op, s))),
+            ),
+        }
+    }
+}
 
 /// and no cursor advances.
 #[derive(Debug, Clone, Default)]
@@ -507,7 +546,9 @@ impl Engine {
             queued,
         };
         let mut plan = planner::plan(&input);
-        drop(input);
+        if opts.dry_run {
+            plan.expand_creates(&input);
+        }
         // Every delete carries the record's before-image: read the ones this run did not see
         // (after a full listing unchanged records are not kept; a feed does not send them).
         if let Err(e) = self.fill_before_images(&scope, &mut plan).await {
@@ -515,7 +556,7 @@ impl Engine {
         }
         self.emit(Progress::Planned {
             kind,
-            steps: plan.steps.len() as u64,
+            steps: (plan.steps.len() + plan.creates.len()) as u64,
             writes: plan.writes() as u64,
         });
 
@@ -554,7 +595,7 @@ impl Engine {
 
         // 8. Execute.
         let cursors_done = self
-            .execute(kind, &scope, &plan, &deferred, &mut kr)
+            .execute(kind, &scope, &plan, &input, &deferred, &mut kr)
             .await?;
 
         // 9. Advance cursors only when the whole round was applied (failures are deferred).
@@ -860,11 +901,14 @@ impl Engine {
     }
 
     /// Executes a plan. Returns whether every batch ran (no fatal error, not cancelled).
+    ///
+    /// Planned creates are expanded into steps (from `input`) batch by batch, when sent.
     async fn execute(
         &self,
         kind: Kind,
         scope: &Scope,
         plan: &Plan,
+        input: &PlanInput<'_>,
         deferred: &[Deferred],
         kr: &mut KindReport,
     ) -> Result<bool> {
@@ -886,34 +930,37 @@ impl Engine {
             self.store.commit(&first)?;
         }
 
-        // Writes, grouped per side and cut into batches.
-        // Operations are borrowed from the plan and cloned once, when their batch is sent.
+        // Writes, grouped per side and cut into batches: the planned steps' operations
+        // (borrowed from the plan and cloned once, when their batch is sent), then the creates.
         let mut per_side: [Vec<(usize, &Operation)>; 2] = [vec![], vec![]];
         let mut remaining: Vec<usize> = vec![0; plan.steps.len()];
         for (i, step) in plan.steps.iter().enumerate() {
             for (side, op) in &step.writes {
-                per_side[if *side == Side::Zoho { 0 } else { 1 }].push((i, op));
+                per_side[side_index(*side)].push((i, op));
                 remaining[i] += 1;
             }
         }
-        let total: u64 = per_side.iter().map(|v| v.len() as u64).sum();
+        let mut creates: [Vec<&PlannedCreate>; 2] = [vec![], vec![]];
+        for c in &plan.creates {
+            creates[side_index(c.source.other())].push(c);
+        }
+        let total = (per_side[0].len() + per_side[1].len() + plan.creates.len()) as u64;
         if total == 0 {
             return Ok(true);
         }
         let mut results: Vec<Vec<(Side, OpResult, bool)>> = vec![vec![]; plan.steps.len()];
         let mut stopped = false;
-        // Batches waiting to be sent, per side, and how many each side may have in flight.
         let mut queues: [std::collections::VecDeque<Vec<(usize, &Operation)>>; 2] =
             Default::default();
         let mut limit = [1usize; 2];
+        let mut max_batch = [1usize; 2];
+        let mut next_create = [0usize; 2];
         for (si, side) in Side::BOTH.into_iter().enumerate() {
             let caps = self.conn(side).capabilities();
             limit[si] = caps.max_concurrency.max(1);
+            max_batch[si] = caps.max_batch.max(1);
             let ops = std::mem::take(&mut per_side[si]);
-            queues[si] = ops
-                .chunks(caps.max_batch.max(1))
-                .map(|c| c.to_vec())
-                .collect();
+            queues[si] = ops.chunks(max_batch[si]).map(|c| c.to_vec()).collect();
         }
         let mut in_flight = [0usize; 2];
         let mut running = stream::FuturesUnordered::new();
@@ -928,13 +975,26 @@ impl Engine {
         let mut pending_batches = 0usize;
         let mut done = 0u64;
         let mut complete = true;
+        let left = |queues: &[std::collections::VecDeque<_>; 2], next: &[usize; 2]| {
+            (0..2).any(|i| !queues[i].is_empty() || next[i] < creates[i].len())
+        };
         loop {
             // Launch what the limits allow.
-            let mut launch: Vec<(Side, Vec<(usize, &Operation)>)> = vec![];
+            let mut launch: Vec<(Side, Batch<'_>)> = vec![];
             if !stopped && !self.cancel.is_cancelled() {
                 for (si, side) in Side::BOTH.into_iter().enumerate() {
                     while in_flight[si] < limit[si] {
-                        let Some(batch) = queues[si].pop_front() else {
+                        let batch = if let Some(b) = queues[si].pop_front() {
+                            Batch::Planned(b)
+                        } else if next_create[si] < creates[si].len() {
+                            let end = (next_create[si] + max_batch[si]).min(creates[si].len());
+                            let steps: Vec<Step> = creates[si][next_create[si]..end]
+                                .iter()
+                                .filter_map(|c| planner::expand_create(input, c))
+                                .collect();
+                            next_create[si] = end;
+                            Batch::Created(steps)
+                        } else {
                             break;
                         };
                         in_flight[si] += 1;
@@ -944,20 +1004,20 @@ impl Engine {
             }
             if !launch.is_empty() {
                 for (side, batch) in &launch {
-                    pending
-                        .journal
-                        .extend(batch.iter().filter_map(|(i, op)| match op {
-                            Operation::Create { sync_id, .. } => {
-                                let m = plan.steps[*i].store.as_ref()?;
-                                Some(Intent {
-                                    kind,
-                                    sync_id: sync_id.clone(),
-                                    target: *side,
-                                    source: m.side(side.other()).clone(),
-                                })
-                            }
-                            _ => None,
-                        }));
+                    let intent = |sync_id: &SyncId, step: &Step| {
+                        let m = step.store.as_ref()?;
+                        Some(Intent {
+                            kind,
+                            sync_id: sync_id.clone(),
+                            target: *side,
+                            source: m.side(side.other()).clone(),
+                        })
+                    };
+                    for (op, step) in batch.ops(plan) {
+                        if let Operation::Create { sync_id, .. } = op {
+                            pending.journal.extend(intent(sync_id, step));
+                        }
+                    }
                 }
                 if pending_ops >= GROUP_COMMIT_OPS || pending_batches >= GROUP_COMMIT_BATCHES {
                     // Due anyway: one transaction for the results and the intents.
@@ -974,7 +1034,12 @@ impl Engine {
                 }
                 for (side, batch) in launch {
                     let conn = self.conn(side).clone();
-                    let ops: Vec<Operation> = batch.iter().map(|(_, o)| (*o).clone()).collect();
+                    let ops: Vec<Operation> = batch.ops(plan).map(|(o, _)| o.clone()).collect();
+                    if ops.is_empty() {
+                        // Every create of the chunk vanished from the input (cannot happen).
+                        in_flight[side_index(side)] -= 1;
+                        continue;
+                    }
                     running.push(async move {
                         let res = conn.apply(scope, ops).await;
                         (side, batch, res)
@@ -984,7 +1049,8 @@ impl Engine {
             let Some((side, batch, res)) = running.next().await else {
                 break;
             };
-            in_flight[if side == Side::Zoho { 0 } else { 1 }] -= 1;
+            in_flight[side_index(side)] -= 1;
+            let n = batch.len();
             let res = match res {
                 Err(call_err) => {
                     if call_err.is_fatal() {
@@ -993,8 +1059,7 @@ impl Engine {
                         complete = false;
                     }
                     // Unknown outcome: creates stay journalled for recovery; all are deferred.
-                    batch
-                        .iter()
+                    (0..n)
                         .map(|_| {
                             Err(RecordError::new(
                                 RecordErrorKind::Transient,
@@ -1007,7 +1072,7 @@ impl Engine {
                 Ok(results) => {
                     let mut v: Vec<(OpResult, bool)> =
                         results.into_iter().map(|r| (r, true)).collect();
-                    while v.len() < batch.len() {
+                    while v.len() < n {
                         v.push((
                             Err(RecordError::new(
                                 RecordErrorKind::Transient,
@@ -1016,35 +1081,51 @@ impl Engine {
                             false,
                         ));
                     }
+                    v.truncate(n);
                     v
                 }
             };
-            done += batch.len() as u64;
-            pending_ops += batch.len();
+            done += n as u64;
+            pending_ops += n;
             pending_batches += 1;
-            kr.counts.writes += batch.len() as u64;
-            for ((i, _op), (r, known)) in batch.iter().zip(res) {
-                results[*i].push((side, r, known));
-                remaining[*i] -= 1;
-                if remaining[*i] == 0 {
-                    let step = &plan.steps[*i];
-                    let rs = std::mem::take(&mut results[*i]);
-                    if rs.iter().all(|(_, r, _)| r.is_ok()) {
-                        let written: Vec<(Side, Written)> = rs
-                            .into_iter()
-                            .filter_map(|(s, r, _)| r.ok().map(|w| (s, w)))
-                            .collect();
-                        finish_step(&mut pending, step, &written, kind);
-                        account(kr, step, Some(&written));
-                        undefer(&mut pending, step, kind, &deferred_ids);
-                    } else {
-                        self.fail_step(&mut pending, kr, step, rs, kind, &prior_attempts);
+            kr.counts.writes += n as u64;
+            match batch {
+                Batch::Planned(items) => {
+                    for ((i, _op), (r, known)) in items.iter().zip(res) {
+                        results[*i].push((side, r, known));
+                        remaining[*i] -= 1;
+                        if remaining[*i] == 0 {
+                            let step = &plan.steps[*i];
+                            let rs = std::mem::take(&mut results[*i]);
+                            self.settle_step(
+                                &mut pending,
+                                kr,
+                                step,
+                                rs,
+                                kind,
+                                &deferred_ids,
+                                &prior_attempts,
+                            );
+                        }
+                    }
+                }
+                Batch::Created(steps) => {
+                    for (step, (r, known)) in steps.iter().zip(res) {
+                        self.settle_step(
+                            &mut pending,
+                            kr,
+                            step,
+                            vec![(side, r, known)],
+                            kind,
+                            &deferred_ids,
+                            &prior_attempts,
+                        );
                     }
                 }
             }
             // Nothing left to launch (or stopping): no journal write to ride along with, so
             // the results go to the store at once.
-            let idle = stopped || self.cancel.is_cancelled() || queues.iter().all(|q| q.is_empty());
+            let idle = stopped || self.cancel.is_cancelled() || !left(&queues, &next_create);
             if idle && !pending.is_empty() {
                 self.store.commit(&std::mem::take(&mut pending))?;
                 pending_ops = 0;
@@ -1055,10 +1136,36 @@ impl Engine {
         if !pending.is_empty() {
             self.store.commit(&pending)?;
         }
-        if queues.iter().any(|q| !q.is_empty()) {
+        if left(&queues, &next_create) {
             complete = false;
         }
         Ok(complete && !self.cancel.is_cancelled())
+    }
+
+    /// Records a step whose every write has a result: success stores it, a failure defers or
+    /// parks it.
+    #[allow(clippy::too_many_arguments)]
+    fn settle_step(
+        &self,
+        commit: &mut Commit,
+        kr: &mut KindReport,
+        step: &Step,
+        rs: Vec<(Side, OpResult, bool)>,
+        kind: Kind,
+        deferred_ids: &HashSet<(Side, &str)>,
+        prior_attempts: &HashMap<(Side, &str), u32>,
+    ) {
+        if rs.iter().all(|(_, r, _)| r.is_ok()) {
+            let written: Vec<(Side, Written)> = rs
+                .into_iter()
+                .filter_map(|(s, r, _)| r.ok().map(|w| (s, w)))
+                .collect();
+            finish_step(commit, step, &written, kind);
+            account(kr, step, Some(&written));
+            undefer(commit, step, kind, deferred_ids);
+        } else {
+            self.fail_step(commit, kr, step, rs, kind, prior_attempts);
+        }
     }
 
     fn fail_step(

@@ -145,9 +145,47 @@ pub struct Plan {
     pub kind: Kind,
     /// The steps.
     pub steps: Vec<Step>,
+    /// Records new on one side, to be created on the other. A real run expands each into its
+    /// [`Step`] (with [`expand_create`]) only when its batch is sent, so a first sync of
+    /// 100,000 records never holds 100,000 steps at once; a dry run expands them all into
+    /// `steps` ([`Plan::expand_creates`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub creates: Vec<PlannedCreate>,
+}
+
+/// A record new on `source` (never a conflict), to be created on the other side.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedCreate {
+    /// The side that has it.
+    pub source: Side,
+    /// Its id there.
+    pub id: String,
+}
+
+/// The step of a planned create, from the planner's input (`None` if the record is not in it).
+pub fn expand_create(input: &PlanInput<'_>, create: &PlannedCreate) -> Option<Step> {
+    let p = Planner {
+        input,
+        kind: input.kind,
+        steps: vec![],
+        creates: vec![],
+    };
+    match p.seen(create.source).get(&create.id)? {
+        Seen::Present(r) => Some(p.create_step(create.source, r, None)),
+        _ => None,
+    }
 }
 
 impl Plan {
+    /// Expands every planned create into `steps` (a dry run, or a caller that wants every
+    /// step as a value).
+    pub fn expand_creates(&mut self, input: &PlanInput<'_>) {
+        let creates = std::mem::take(&mut self.creates);
+        self.steps.reserve(creates.len());
+        self.steps
+            .extend(creates.iter().filter_map(|c| expand_create(input, c)));
+    }
+
     /// Number of remote deletes the plan would make.
     pub fn deletions(&self) -> usize {
         self.steps
@@ -159,7 +197,7 @@ impl Plan {
 
     /// Number of remote writes.
     pub fn writes(&self) -> usize {
-        self.steps.iter().map(|s| s.writes.len()).sum()
+        self.steps.iter().map(|s| s.writes.len()).sum::<usize>() + self.creates.len()
     }
 }
 
@@ -315,6 +353,7 @@ struct Planner<'a> {
     input: &'a PlanInput<'a>,
     kind: Kind,
     steps: Vec<Step>,
+    creates: Vec<PlannedCreate>,
 }
 
 /// Plans one kind. Pure: the same input always gives the same plan (steps are ordered by
@@ -323,14 +362,14 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
     let mut p = Planner {
         input,
         kind: input.kind,
-        // At most one step per record seen or mapping held (growing a vector of 100,000 steps
-        // by doubling copied it whole many times).
-        steps: Vec::with_capacity(input.zoho.len() + input.outlook.len() + input.mappings.len()),
+        steps: vec![],
+        creates: vec![],
     };
     p.run();
     Plan {
         kind: input.kind,
         steps: p.steps,
+        creates: p.creates,
     }
 }
 
@@ -953,8 +992,10 @@ impl<'a> Planner<'a> {
                 if !self.carries(side) {
                     continue;
                 }
-                let step = self.create_step(side, r, None);
-                self.steps.push(step);
+                self.creates.push(PlannedCreate {
+                    source: side,
+                    id: r.id.clone(),
+                });
             }
         }
     }
