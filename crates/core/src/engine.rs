@@ -371,6 +371,7 @@ impl Engine {
         let mut seen: [IdMap<Seen>; 2] = [IdMap::default(), IdMap::default()];
         for (i, side) in Side::BOTH.into_iter().enumerate() {
             let p = &mut pulled[i];
+            seen[i].reserve(p.items.len());
             let mut vanished: Vec<String> = vec![];
             for (id, item) in p.items.drain() {
                 match item {
