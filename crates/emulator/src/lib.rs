@@ -7,5 +7,8 @@
 pub mod graph;
 pub mod zoho;
 
-pub use graph::{ControlError, GraphConfig, GraphCounters, GraphEmulator, GraphFaults, GraphUser};
+pub use graph::{
+    ControlError, GraphConcurrency, GraphConfig, GraphCounters, GraphEmulator, GraphFaults,
+    GraphUser,
+};
 pub use zoho::{ZohoConfig, ZohoEmulator};

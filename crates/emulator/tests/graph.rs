@@ -888,9 +888,9 @@ async fn faults_throttle_fail_drop_and_limit_concurrency() {
         .send()
         .await
         .is_err());
-    // A long hold, so the requests overlap even on a loaded CI machine.
+    // A long server time, so the requests overlap even on a loaded CI machine.
     t.emu.set_faults(GraphFaults {
-        latency_ms: 1_000,
+        service_ms: 1_000,
         ..GraphFaults::default()
     });
     let mut handles = Vec::new();
@@ -918,6 +918,11 @@ async fn faults_throttle_fail_drop_and_limit_concurrency() {
     }
     assert!(limited >= 1, "8 concurrent requests against a limit of 4");
     assert!(t.emu.counters().get("throttled: MailboxConcurrency") >= 1);
+    assert!(
+        t.emu.concurrency().peak_items > 4,
+        "{:?}",
+        t.emu.concurrency()
+    );
 }
 
 #[tokio::test]
@@ -958,7 +963,7 @@ async fn control_api_over_http_seeds_and_inspects() {
     let f: Value = t
         .http
         .patch(format!("{base}/faults"))
-        .json(&json!({"latency_ms": 1}))
+        .json(&json!({"latency_ms": 1, "service_ms": 2}))
         .send()
         .await
         .unwrap()
@@ -967,6 +972,7 @@ async fn control_api_over_http_seeds_and_inspects() {
         .unwrap();
     assert_eq!(f["latency_ms"], 1);
     assert_eq!(t.emu.faults().latency_ms, 1);
+    assert_eq!(t.emu.faults().service_ms, 2);
     t.get("/me/contacts").await;
     let counters: Value = t
         .http
@@ -978,6 +984,18 @@ async fn control_api_over_http_seeds_and_inspects() {
         .await
         .unwrap();
     assert_eq!(counters["by_endpoint"]["GET /me/contacts"], 1);
+    let peaks: Value = t
+        .http
+        .get(format!("{base}/concurrency"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(peaks["peak_requests"], 1, "{peaks}");
+    assert_eq!(peaks["peak_items"], 1, "{peaks}");
+    assert_eq!(peaks["peak_batches"], 0, "{peaks}");
     t.http
         .post(format!("{base}/counters/reset"))
         .send()
@@ -1040,7 +1058,7 @@ async fn delta_replays_on_demand_and_batch_items_share_the_mailbox_limit() {
     assert_eq!(distinct.len(), 6);
 
     t.emu.set_faults(GraphFaults {
-        latency_ms: 1_000,
+        service_ms: 1_000,
         ..GraphFaults::default()
     });
     let reqs: Vec<Value> = (0..4)
@@ -1074,4 +1092,191 @@ async fn delta_replays_on_demand_and_batch_items_share_the_mailbox_limit() {
         limited >= 1,
         "two full batches at once exceed 4 concurrent requests"
     );
+}
+
+/// Sends `n` batches of `items` `GET /me` at once; returns every item's answer.
+async fn concurrent_batches(t: &T, n: usize, items: usize) -> Vec<Value> {
+    let reqs: Vec<Value> = (0..items)
+        .map(|i| json!({"id": i.to_string(), "method": "GET", "url": "/me"}))
+        .collect();
+    let mut handles = Vec::new();
+    for _ in 0..n {
+        let http = t.http.clone();
+        let url = t.url("/$batch");
+        let tok = t.token.clone();
+        let body = json!({"requests": reqs.clone()});
+        handles.push(tokio::spawn(async move {
+            http.post(url)
+                .bearer_auth(tok)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }));
+    }
+    let mut out = Vec::new();
+    for h in handles {
+        out.extend(h.await.unwrap()["responses"].as_array().unwrap().clone());
+    }
+    out
+}
+
+#[tokio::test]
+async fn latency_is_paid_per_request_outside_the_mailbox_slots() {
+    let t = start().await;
+    // A long round trip, so the batches overlap even on a loaded CI machine. It holds no slot:
+    // three batches of 8 items in flight together never exceed the mailbox's 4.
+    t.emu.set_faults(GraphFaults {
+        latency_ms: 400,
+        ..GraphFaults::default()
+    });
+    let answers = concurrent_batches(&t, 3, 8).await;
+    assert_eq!(answers.len(), 24);
+    assert!(
+        answers.iter().all(|a| a["status"] == 200),
+        "{:?}",
+        answers.iter().map(|a| &a["status"]).collect::<Vec<_>>()
+    );
+    let c = t.emu.counters();
+    assert_eq!(c.get("throttled: MailboxConcurrency"), 0, "{c:?}");
+    assert_eq!(c.get("POST /$batch"), 3);
+    assert_eq!(c.batch_items(), 24);
+    let peaks = t.emu.concurrency();
+    assert_eq!(peaks.peak_batches, 3, "{peaks:?}");
+    assert_eq!(peaks.peak_requests, 3, "{peaks:?}");
+    assert!(peaks.peak_items <= 4, "{peaks:?}");
+    // The peaks start again from what is in flight.
+    t.emu.reset_counters();
+    assert_eq!(
+        t.emu.concurrency(),
+        crmsync_emulator::GraphConcurrency::default()
+    );
+}
+
+#[tokio::test]
+async fn service_time_holds_the_slot_so_two_batches_exceed_the_limit() {
+    let t = start().await;
+    t.emu.set_faults(GraphFaults {
+        service_ms: 400,
+        retry_after_secs: 0.05,
+        ..GraphFaults::default()
+    });
+    // One batch runs 4 items at a time: exactly the mailbox's limit, never over it.
+    let alone = concurrent_batches(&t, 1, 8).await;
+    assert!(alone.iter().all(|a| a["status"] == 200));
+    assert_eq!(t.emu.concurrency().peak_items, 4);
+    t.emu.reset_counters();
+    // Two at once hold 8 slots: the items over 4 are answered 429 MailboxConcurrency.
+    let both = concurrent_batches(&t, 2, 8).await;
+    let limited: Vec<&Value> = both.iter().filter(|a| a["status"] == 429).collect();
+    assert!(!limited.is_empty());
+    assert!(limited
+        .iter()
+        .all(|a| a["body"]["error"]["innerError"]["code"] == "MailboxConcurrency"));
+    assert!(limited
+        .iter()
+        .all(|a| a["headers"]["Retry-After"] == "0.05"));
+    assert_eq!(
+        t.emu.counters().get("throttled: MailboxConcurrency"),
+        limited.len() as u64
+    );
+    let peaks = t.emu.concurrency();
+    assert!(peaks.peak_items > 4, "{peaks:?}");
+    assert_eq!(peaks.peak_batches, 2, "{peaks:?}");
+}
+
+#[tokio::test]
+async fn an_edited_occurrence_becomes_an_exception_in_views_and_delta() {
+    let t = start().await;
+    let cal = t.emu.default_calendar();
+    let series = t
+        .emu
+        .insert_event(
+            &cal,
+            json!({"subject": "Standup", "start": {"dateTime": "2024-03-04T09:00:00", "timeZone": "UTC"},
+                   "end": {"dateTime": "2024-03-04T09:15:00", "timeZone": "UTC"},
+                   "recurrence": {"pattern": {"type": "daily", "interval": 1},
+                                  "range": {"type": "numbered", "startDate": "2024-03-04", "numberOfOccurrences": 5}}}),
+        )
+        .unwrap();
+    let sid = series["id"].as_str().unwrap();
+    let first = "/me/calendarView/delta?startDateTime=2024-03-01T00:00:00Z&endDateTime=2024-03-31T00:00:00Z";
+    let (_, delta, _) = walk_delta(&t, first, "odata.maxpagesize=50").await;
+    let ex = t
+        .emu
+        .edit_occurrence(
+            sid,
+            "2024-03-06",
+            json!({"subject": "Standup (moved)", "start": {"dateTime": "2024-03-06T15:00:00", "timeZone": "UTC"},
+                   "end": {"dateTime": "2024-03-06T15:30:00", "timeZone": "UTC"}}),
+        )
+        .unwrap();
+    assert_eq!(ex["type"], "exception");
+    assert_eq!(ex["subject"], "Standup (moved)");
+    assert_eq!(ex["seriesMasterId"], series["id"]);
+    assert!(ex["recurrence"].is_null());
+    let ex_id = ex["id"].as_str().unwrap();
+    // By id, in the view and in the series' instances.
+    let (s, got) = t.get(&format!("/me/events/{ex_id}")).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(got["type"], "exception");
+    assert_eq!(
+        got["start"],
+        json!({"dateTime": "2024-03-06T15:00:00.0000000", "timeZone": "UTC"})
+    );
+    let (_, view) = t
+        .get("/me/calendarView?startDateTime=2024-03-01T00:00:00Z&endDateTime=2024-03-31T00:00:00Z")
+        .await;
+    let types: Vec<&str> = view["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "occurrence",
+            "occurrence",
+            "exception",
+            "occurrence",
+            "occurrence"
+        ]
+    );
+    // The series changed: the next delta round carries the exception in full.
+    let (rows, _, _) = walk_delta(&t, &delta, "odata.maxpagesize=50").await;
+    let exc: Vec<&Value> = rows.iter().filter(|r| r["type"] == "exception").collect();
+    assert_eq!(exc.len(), 1, "{rows:#?}");
+    assert_eq!(exc[0]["subject"], "Standup (moved)");
+    assert_eq!(exc[0]["id"], ex["id"]);
+    assert_eq!(rows.iter().filter(|r| r["type"] == "occurrence").count(), 4);
+    // The series' own listing does not show exceptions; the master is unchanged in content.
+    let (_, listed) = t.get("/me/events").await;
+    assert_eq!(listed["value"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["value"][0]["subject"], "Standup");
+    // Editing a series' occurrence never gives it a recurrence of its own.
+    let (s, _, _) = t
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/me/events/{ex_id}"),
+            &[],
+            Some(json!({"recurrence": {"pattern": {"type": "daily", "interval": 1}, "range": {"type": "noEnd", "startDate": "2024-03-06"}}})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    // Cancelling it removes it.
+    let (s, _, _) = t
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/me/events/{ex_id}"),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = t.get(&format!("/me/events/{ex_id}")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
 }

@@ -202,8 +202,12 @@ async fn ctrl_c_stops_after_the_batches_in_flight_and_the_next_sync_finishes() {
     let env = Env::with(
         ZohoConfig::default(),
         GraphConfig {
+            // Slow enough to interrupt: a round trip per request and server time per item
+            // (concurrent batches over the mailbox's limit get quick 429s).
             faults: GraphFaults {
                 latency_ms: 20,
+                service_ms: 5,
+                retry_after_secs: 0.05,
                 ..GraphFaults::default()
             },
             ..GraphConfig::default()

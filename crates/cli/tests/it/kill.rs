@@ -170,8 +170,12 @@ async fn sigkill_at_many_points_then_both_sides_agree_without_duplicates() {
             ..ZohoConfig::default()
         },
         GraphConfig {
+            // Server time per item (inside the mailbox's slots) paces the writes as the
+            // round trip does; concurrent batches that exceed the mailbox get quick 429s.
             faults: GraphFaults {
                 latency_ms: s.latency_ms,
+                service_ms: s.latency_ms,
+                retry_after_secs: 0.05,
                 ..GraphFaults::default()
             },
             ..GraphConfig::default()

@@ -67,6 +67,10 @@ pub(crate) fn handle(
             200,
             serde_json::to_value(emu.counters()).unwrap_or_default(),
         ),
+        ("GET", ["concurrency"]) => reply(
+            200,
+            serde_json::to_value(emu.concurrency()).unwrap_or_default(),
+        ),
         ("POST", ["counters", "reset"]) => {
             emu.reset_counters();
             reply(200, json!({"ok": true}))

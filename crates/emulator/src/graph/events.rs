@@ -369,12 +369,18 @@ fn check_event(props: &Map<String, Value>) -> Result<(), Resp> {
 /// One expanded occurrence of a series (or the single instance itself).
 #[derive(Clone, Debug)]
 pub(crate) struct Occ {
+    /// The date the pattern gives it (its id derives from it, even when an edit moved it).
     pub date: NaiveDate,
     pub start_utc: DateTime<Utc>,
     pub end_utc: DateTime<Utc>,
     pub start_local: NaiveDateTime,
     pub end_local: NaiveDateTime,
+    /// The properties edited on this occurrence alone: it is an `exception`.
+    pub edits: Option<Map<String, Value>>,
 }
+
+/// Where a series keeps its edited occurrences: original date → the properties set on it.
+const EXCEPTIONS: &str = "_exceptions";
 
 fn local_bounds(item: &Item) -> Option<((NaiveDateTime, String), (NaiveDateTime, String))> {
     Some((
@@ -392,6 +398,7 @@ fn own_span(item: &Item) -> Option<Occ> {
         end_utc: tz::to_utc(e, tz::zone(&ez)?),
         start_local: s,
         end_local: e,
+        edits: None,
     })
 }
 
@@ -465,6 +472,28 @@ fn pattern_matches(p: &Map<String, Value>, first: NaiveDate, d: NaiveDate) -> bo
     }
 }
 
+/// The zone a series' occurrences are laid out in: the range's `recurrenceTimeZone`, else the
+/// start's zone, else UTC.
+fn series_zone(item: &Item) -> &str {
+    let start_zone = local_bounds(item).map(|((_, sz), _)| sz);
+    let from_range = item
+        .props
+        .get("recurrence")
+        .and_then(|r| r.pointer("/range/recurrenceTimeZone"))
+        .and_then(Value::as_str)
+        .filter(|z| tz::zone(z).is_some());
+    match (from_range, start_zone) {
+        (Some(z), _) => z,
+        (None, Some(_)) => item
+            .props
+            .get("start")
+            .and_then(|s| s.get("timeZone"))
+            .and_then(Value::as_str)
+            .unwrap_or("UTC"),
+        (None, None) => "UTC",
+    }
+}
+
 /// Expands an event into the instances that overlap `[from, to)`.
 pub(crate) fn instances(item: &Item, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Occ> {
     let Some(first) = own_span(item) else {
@@ -477,7 +506,19 @@ pub(crate) fn instances(item: &Item, from: DateTime<Utc>, to: DateTime<Utc>) -> 
             Vec::new()
         };
     }
-    let Some(((s, sz), _)) = local_bounds(item) else {
+    expand(item, (to + Duration::days(2)).date_naive())
+        .into_iter()
+        .filter(|o| o.start_utc < to && o.end_utc > from)
+        .collect()
+}
+
+/// Every occurrence of a series whose pattern date is on or before `until`, edits applied and
+/// cancelled ones left out.
+fn expand(item: &Item, until: NaiveDate) -> Vec<Occ> {
+    let Some(first) = own_span(item) else {
+        return Vec::new();
+    };
+    let Some(((s, _), _)) = local_bounds(item) else {
         return Vec::new();
     };
     let rec = &item.props["recurrence"];
@@ -487,12 +528,8 @@ pub(crate) fn instances(item: &Item, from: DateTime<Utc>, to: DateTime<Utc>) -> 
     ) else {
         return Vec::new();
     };
-    let zone = r
-        .get("recurrenceTimeZone")
-        .and_then(Value::as_str)
-        .and_then(tz::zone)
-        .or_else(|| tz::zone(&sz))
-        .unwrap_or(chrono_tz::UTC);
+    let zone = tz::zone(series_zone(item)).unwrap_or(chrono_tz::UTC);
+    let exceptions = item.props.get(EXCEPTIONS).and_then(Value::as_object);
     let duration = first.end_local - first.start_local;
     let date = |k: &str| {
         r.get(k)
@@ -519,7 +556,7 @@ pub(crate) fn instances(item: &Item, from: DateTime<Utc>, to: DateTime<Utc>) -> 
         .and_then(Value::as_array)
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
-    let last_useful = (to + Duration::days(2)).date_naive();
+    let last_useful = until;
     let mut out = Vec::new();
     let mut count = 0i64;
     let mut d = range_start;
@@ -534,17 +571,30 @@ pub(crate) fn instances(item: &Item, from: DateTime<Utc>, to: DateTime<Utc>) -> 
             count += 1;
             let start_local = d.and_time(s.time());
             let end_local = start_local + duration;
-            let occ = Occ {
+            let mut occ = Occ {
                 date: d,
                 start_utc: tz::to_utc(start_local, zone),
                 end_utc: tz::to_utc(end_local, zone),
                 start_local,
                 end_local,
+                edits: None,
             };
-            if occ.start_utc < to
-                && occ.end_utc > from
-                && !cancelled.contains(&d.to_string().as_str())
+            if let Some(edits) = exceptions
+                .and_then(|x| x.get(&d.to_string()))
+                .and_then(Value::as_object)
             {
+                let at = |k: &str| edits.get(k).and_then(parse_dttz);
+                if let Some((l, z)) = at("start") {
+                    occ.start_local = l;
+                    occ.start_utc = tz::to_utc(l, tz::zone(&z).unwrap_or(chrono_tz::UTC));
+                }
+                if let Some((l, z)) = at("end") {
+                    occ.end_local = l;
+                    occ.end_utc = tz::to_utc(l, tz::zone(&z).unwrap_or(chrono_tz::UTC));
+                }
+                occ.edits = Some(edits.clone());
+            }
+            if !cancelled.contains(&d.to_string().as_str()) {
                 out.push(occ);
             }
         }
@@ -669,7 +719,17 @@ pub(crate) fn render_with(
     opts: &RenderOpts,
     occ: Option<&Occ>,
 ) -> Map<String, Value> {
-    let p = &item.props;
+    // An exception shows its own edits over the series' properties.
+    let edited;
+    let p = match occ.and_then(|o| o.edits.as_ref()) {
+        Some(edits) => {
+            let mut m = item.props.clone();
+            m.extend(edits.iter().map(|(k, v)| (k.clone(), v.clone())));
+            edited = m;
+            &edited
+        }
+        None => &item.props,
+    };
     let get = |k: &str, d: Value| p.get(k).cloned().unwrap_or(d);
     let all_day = p.get("isAllDay").and_then(Value::as_bool).unwrap_or(false);
     let span = occ.cloned().or_else(|| own_span(item));
@@ -677,7 +737,11 @@ pub(crate) fn render_with(
     let (id, ty, series_master) = match occ {
         Some(o) => (
             occurrence_id(&master_id, o.date),
-            "occurrence",
+            if o.edits.is_some() {
+                "exception"
+            } else {
+                "occurrence"
+            },
             Value::String(master_id.clone()),
         ),
         None if is_series(item) => (master_id.clone(), "seriesMaster", Value::Null),
@@ -815,8 +879,9 @@ pub(crate) fn render(st: &State, item: &Item, opts: &RenderOpts) -> Map<String, 
     render_with(st, item, opts, None)
 }
 
-/// The rows calendarView delta returns for a changed event: skeletal occurrences plus the
-/// series master (or the single instance). `None` when nothing of it falls in the window.
+/// The rows calendarView delta returns for a changed event: skeletal occurrences, exceptions
+/// (edited occurrences) in full, plus the series master (or the single instance). `None` when
+/// nothing of it falls in the window.
 pub(crate) fn delta_rows(
     st: &State,
     item: &Item,
@@ -838,6 +903,10 @@ pub(crate) fn delta_rows(
     if is_series(item) {
         for o in &occs {
             let r = render_with(st, item, opts, Some(o));
+            if o.edits.is_some() {
+                rows.push(full(r));
+                continue;
+            }
             let mut m = Map::new();
             for k in [
                 "@odata.etag",
@@ -1073,15 +1142,10 @@ fn occurrence(
     let Some(item) = st.mbox.items.get(&k) else {
         return not_found();
     };
-    let day_start = date
-        .and_hms_opt(0, 0, 0)
-        .map(|d| d.and_utc())
-        .unwrap_or_default()
-        - Duration::days(2);
-    let Some(occ) = instances(item, day_start, day_start + Duration::days(4))
-        .into_iter()
-        .find(|o| o.date == date)
-    else {
+    if !is_series(item) {
+        return not_found();
+    }
+    let Some(occ) = expand(item, date).into_iter().find(|o| o.date == date) else {
         return not_found();
     };
     match req.method.as_str() {
@@ -1100,15 +1164,84 @@ fn occurrence(
                 if let Some(a) = list.as_array_mut() {
                     a.push(Value::String(date.to_string()));
                 }
+                if let Some(x) = item
+                    .props
+                    .get_mut(EXCEPTIONS)
+                    .and_then(Value::as_object_mut)
+                {
+                    x.remove(&date.to_string());
+                }
             }
             Resp::no_content()
         }
-        _ => error(
-            400,
-            "ErrorInvalidRequest",
-            "Editing a single occurrence is not supported by the emulator.",
-        ),
+        "PATCH" => edit_occurrence(st, base, req, k, &occ, opts),
+        _ => bad_method(),
     }
+}
+
+/// `PATCH` on one occurrence: it becomes an exception holding its own edits. The series'
+/// change key changes (its exceptions are part of it), so the series shows up in delta again,
+/// with the exception in full.
+fn edit_occurrence(
+    st: &mut State,
+    base: &str,
+    req: &Req,
+    key: u64,
+    occ: &Occ,
+    opts: RenderOpts,
+) -> Resp {
+    let Some(item) = st.mbox.items.get(&key) else {
+        return not_found();
+    };
+    if let Err(r) = check_if_match(req, &item.change_key) {
+        return r;
+    }
+    let body = match body_object(req) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    if body.contains_key("recurrence") {
+        return invalid("An occurrence of a series cannot have a recurrence of its own.");
+    }
+    // The occurrence's own times are kept explicit, so moving the series keeps it where it is.
+    let zone = series_zone(item).to_string();
+    let mut edits = occ.edits.clone().unwrap_or_else(|| {
+        let at = |t: NaiveDateTime| json!({"dateTime": fmt_local(t), "timeZone": zone});
+        let mut m = Map::new();
+        m.insert("start".into(), at(occ.start_local));
+        m.insert("end".into(), at(occ.end_local));
+        m
+    });
+    if let Err(r) = apply(&mut edits, &body, false) {
+        return r;
+    }
+    let mut whole = item.props.clone();
+    whole.extend(edits.iter().map(|(k, v)| (k.clone(), v.clone())));
+    if let Err(r) = check_event(&whole) {
+        return r;
+    }
+    let date = occ.date;
+    if let Some(item) = st.mbox.items.get_mut(&key) {
+        let x = item
+            .props
+            .entry(EXCEPTIONS)
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Some(x) = x.as_object_mut() {
+            x.insert(date.to_string(), Value::Object(edits));
+        }
+    }
+    st.touch_item(key);
+    let Some(item) = st.mbox.items.get(&key) else {
+        return not_found();
+    };
+    let Some(occ) = expand(item, date).into_iter().find(|o| o.date == date) else {
+        return not_found();
+    };
+    let opts = RenderOpts {
+        expand: Vec::new(),
+        ..opts
+    };
+    single(base, req, 200, render_with(st, item, &opts, Some(&occ)))
 }
 
 fn window(req: &Req) -> Option<(DateTime<Utc>, DateTime<Utc>)> {

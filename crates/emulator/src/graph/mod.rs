@@ -5,8 +5,10 @@
 //! one in-memory mailbox behind a std mutex. Behaviour follows `graph-api.md` (the project's
 //! reading of Microsoft's docs), including its quirks: ids that change on move unless
 //! `Prefer: IdType="ImmutableId"`, delta tokens that expire into 410, skeletal occurrences in
-//! calendarView delta, per-item 429s inside a 200 `$batch`, and a limit of 4 concurrent requests
-//! per mailbox.
+//! calendarView delta, edited occurrences as `exception`s, per-item 429s inside a 200 `$batch`,
+//! and a limit of 4 concurrent requests per mailbox. Time is a network round trip per HTTP
+//! request plus server time per request or batch item inside the mailbox's slots (see
+//! [`GraphFaults`]); [`GraphEmulator::concurrency`] tells the peaks seen.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -33,7 +35,7 @@ mod todo;
 mod tz;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
@@ -66,12 +68,26 @@ impl Default for GraphUser {
 }
 
 /// Fault knobs. Rates are probabilities in `0.0..=1.0`, rolled from the seeded generator.
+///
+/// Time is modelled in two parts, as a real mailbox behaves:
+///
+/// - [`latency_ms`](Self::latency_ms) is the network round trip: paid once per HTTP request (a
+///   `$batch` envelope once, not per item), half before the request is handled and half before
+///   the answer leaves, and it holds **no** mailbox concurrency slot. Latency alone slows a
+///   client down but never makes it exceed the mailbox's limit.
+/// - [`service_ms`](Self::service_ms) is the server's time per request or batch item, spent
+///   **inside** the mailbox concurrency slot. It is what makes
+///   [`concurrency_limit`](Self::concurrency_limit) reachable: an unordered batch runs four
+///   items at a time, so two batches in service at once already hold eight slots.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct GraphFaults {
-    /// Added to every Graph request and batch item, in milliseconds (held inside the
-    /// concurrency slot, so it makes the mailbox limit reachable).
+    /// Network round-trip time of every Graph HTTP request, in milliseconds: paid once per
+    /// request (a `$batch` envelope once, not per item), outside the concurrency slot.
     pub latency_ms: u64,
+    /// Server time of every Graph request and of every batch item, in milliseconds, held inside
+    /// the mailbox concurrency slot (so it makes the mailbox limit reachable). Default 0.
+    pub service_ms: u64,
     /// Share of Graph requests (and batch items) answered 429 `TooManyRequests`.
     pub throttle_rate: f64,
     /// The `Retry-After` sent with 429 and 503, in seconds; may be fractional (`2.128`).
@@ -93,6 +109,7 @@ impl Default for GraphFaults {
     fn default() -> Self {
         GraphFaults {
             latency_ms: 0,
+            service_ms: 0,
             throttle_rate: 0.0,
             retry_after_secs: 2.128,
             unavailable_rate: 0.0,
@@ -207,11 +224,67 @@ impl std::fmt::Display for ControlError {
 
 impl std::error::Error for ControlError {}
 
+/// Peaks of concurrency the Graph server has seen since the last reset (see
+/// [`GraphEmulator::concurrency`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GraphConcurrency {
+    /// Most mailbox slots asked for at once: plain requests and batch items being served,
+    /// counting the one that was turned away with 429 `MailboxConcurrency` when the limit was
+    /// exceeded (so a value above the limit means the limit was hit).
+    pub peak_items: usize,
+    /// Most Graph HTTP requests in flight at once (plain requests and `$batch` envelopes, from
+    /// arrival to answer, network latency included; the control API and the authority are not
+    /// counted).
+    pub peak_requests: usize,
+    /// Most `$batch` envelopes in flight at once.
+    pub peak_batches: usize,
+}
+
+/// A gauge of things in flight and the highest value it reached.
+#[derive(Debug, Default)]
+pub(crate) struct Gauge {
+    now: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+impl Gauge {
+    /// Counts one more in flight until the returned guard drops; returns it and the new count.
+    pub(crate) fn enter(&self) -> (GaugeGuard<'_>, usize) {
+        let n = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(n, Ordering::SeqCst);
+        (GaugeGuard(&self.now), n)
+    }
+
+    fn peak(&self) -> usize {
+        self.peak.load(Ordering::SeqCst)
+    }
+
+    /// Restarts the peak from what is in flight now.
+    fn reset_peak(&self) {
+        self.peak
+            .store(self.now.load(Ordering::SeqCst), Ordering::SeqCst);
+    }
+}
+
+/// Leaves a [`Gauge`] when dropped.
+pub(crate) struct GaugeGuard<'a>(&'a AtomicUsize);
+
+impl Drop for GaugeGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// State shared by both servers and the handle.
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) state: Mutex<State>,
-    pub(crate) in_flight: AtomicUsize,
+    /// Mailbox slots in use (plain requests and batch items being served).
+    pub(crate) items: Gauge,
+    /// Graph HTTP requests in flight.
+    pub(crate) requests: Gauge,
+    /// `$batch` envelopes in flight.
+    pub(crate) batches: Gauge,
     /// `http://127.0.0.1:port/v1.0`
     pub(crate) graph_url: String,
 }
@@ -380,7 +453,9 @@ impl GraphEmulator {
         let base_url = format!("http://{}", graph_listener.local_addr()?);
         let shared = Arc::new(Shared {
             state: Mutex::new(State::new(config)),
-            in_flight: AtomicUsize::new(0),
+            items: Gauge::default(),
+            requests: Gauge::default(),
+            batches: Gauge::default(),
             graph_url: format!("{base_url}/v1.0"),
         });
         let auth_app = auth::router(Arc::clone(&shared));
@@ -492,9 +567,22 @@ impl GraphEmulator {
         }
     }
 
-    /// Sets every counter back to zero.
+    /// Sets every counter back to zero, and the concurrency peaks back to what is in flight.
     pub fn reset_counters(&self) {
         self.shared.lock().counters.clear();
+        self.shared.items.reset_peak();
+        self.shared.requests.reset_peak();
+        self.shared.batches.reset_peak();
+    }
+
+    /// The most requests, batches and mailbox slots that were in flight at once since the start
+    /// or the last [`reset_counters`](Self::reset_counters).
+    pub fn concurrency(&self) -> GraphConcurrency {
+        GraphConcurrency {
+            peak_items: self.shared.items.peak(),
+            peak_requests: self.shared.requests.peak(),
+            peak_batches: self.shared.batches.peak(),
+        }
     }
 
     /// The id of the default Contacts folder (not listed by `/me/contactFolders`).
@@ -637,6 +725,25 @@ impl GraphEmulator {
         self.shared
             .call("DELETE", &format!("/me/events/{id}"), None)
             .map(|_| ())
+    }
+
+    /// Edits one occurrence of a series, named by the series' id (either id) and the date its
+    /// pattern gives the occurrence (`YYYY-MM-DD`), as `PATCH /me/events/{occurrence id}`
+    /// does: the occurrence becomes an `exception` with its own properties, and the series'
+    /// change key changes. Returns the exception as a GET would.
+    pub fn edit_occurrence(
+        &self,
+        series_id: &str,
+        date: &str,
+        patch: Value,
+    ) -> Result<Value, ControlError> {
+        let date = chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").map_err(|_| ControlError {
+            status: 400,
+            body: json!({"error": {"code": "ErrorInvalidRequest", "message": "a date is YYYY-MM-DD"}}),
+        })?;
+        let id = events::occurrence_id(series_id, date);
+        self.shared
+            .call("PATCH", &format!("/me/events/{id}"), Some(patch))
     }
 
     /// Moves an event to another calendar: its regular id changes, its immutable id does not.

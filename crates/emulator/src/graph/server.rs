@@ -1,9 +1,9 @@
-//! The Graph server's HTTP edge: faults, the mailbox concurrency limit, bearer tokens and
-//! `$batch`.
+//! The Graph server's HTTP edge: faults, network latency, the mailbox concurrency limit and the
+//! server time spent inside it, bearer tokens and `$batch`.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Request, State as AxState};
@@ -29,11 +29,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new().fallback(handle).with_state(shared)
 }
 
-struct Slot<'a>(&'a AtomicUsize);
-
-impl Drop for Slot<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+/// Sleeps for `ms` milliseconds (nothing for 0).
+async fn pause(ms: u64) {
+    if ms > 0 {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
     }
 }
 
@@ -112,11 +111,22 @@ async fn handle(AxState(shared): AxState<Arc<Shared>>, req: Request) -> Response
     };
     let mut r = Req::from_url(&method, &url, headers, body);
     r.bad_body = bad_body;
-    if r.path == "/$batch" {
-        return to_response(batch(&shared, r).await);
-    }
-    match run_one(&shared, r, false).await {
-        Some(resp) => to_response(resp),
+    // The network round trip: half on the way in, half on the way out, once per HTTP request
+    // and outside the mailbox's concurrency slots.
+    let (_request, _) = shared.requests.enter();
+    let _batch = (r.path == "/$batch").then(|| shared.batches.enter());
+    let latency = shared.lock().faults.latency_ms;
+    pause(latency / 2).await;
+    let resp = if r.path == "/$batch" {
+        Some(batch(&shared, r).await)
+    } else {
+        run_one(&shared, r, false).await
+    };
+    match resp {
+        Some(resp) => {
+            pause(latency - latency / 2).await;
+            to_response(resp)
+        }
         None => drop_connection(),
     }
 }
@@ -144,8 +154,9 @@ fn check_token(shared: &Shared, req: &Req) -> Result<(), Resp> {
     }
 }
 
-/// Runs one Graph request (plain or a batch item) through faults, the concurrency limit,
-/// authentication and the router. `None` means "drop the connection".
+/// Runs one Graph request (plain or a batch item) through faults, the concurrency limit (holding
+/// a slot for the server time, `service_ms`), authentication and the router. `None` means "drop
+/// the connection".
 pub(crate) async fn run_one(shared: &Shared, req: Req, sub: bool) -> Option<Resp> {
     let template = route_template(&req.method, &req.path);
     let key = if sub {
@@ -163,15 +174,12 @@ pub(crate) async fn run_one(shared: &Shared, req: Req, sub: bool) -> Option<Resp
         let gateway = st.roll(0.5);
         (f, drop, throttle, unavailable, gateway)
     };
-    let n = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-    let _slot = Slot(&shared.in_flight);
+    let (_slot, n) = shared.items.enter();
     if faults.concurrency_limit.is_some_and(|l| n > l) {
         shared.lock().count("throttled: MailboxConcurrency".into());
         return Some(mailbox_concurrency(faults.retry_after_secs));
     }
-    if faults.latency_ms > 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(faults.latency_ms)).await;
-    }
+    pause(faults.service_ms).await;
     if drop {
         return None;
     }
