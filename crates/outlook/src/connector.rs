@@ -20,7 +20,9 @@ use serde_json::{json, Value};
 
 use crate::auth::Auth;
 use crate::error::{Error, Result};
-use crate::http::{status_error, BatchRequest, GraphClient, GraphResponse, MAX_BATCH};
+use crate::http::{
+    status_error, BatchRequest, GraphClient, GraphResponse, MAILBOX_CONCURRENCY, MAX_BATCH,
+};
 use crate::mapping::{self, MappingOptions, SYNC_ID_PROPERTY};
 
 /// Options of the connector.
@@ -107,6 +109,12 @@ impl OutlookConnector {
     /// The underlying HTTP client.
     pub fn graph(&self) -> &GraphClient {
         &self.graph
+    }
+
+    /// How many `$batch`es the client's adaptive window lets into the mailbox at once now (1 to
+    /// 4; see the crate's decisions).
+    pub fn batch_window(&self) -> usize {
+        self.graph.batch_window()
     }
 
     fn cached_default(&self, kind: Kind) -> Option<String> {
@@ -604,9 +612,9 @@ impl Connector for OutlookConnector {
         Capabilities {
             kinds: Kind::ALL.to_vec(),
             max_batch: MAX_BATCH,
-            // Every batch takes the mailbox's 4 permits inside the client, so concurrent applies
-            // queue there; declaring 1 keeps the engine from holding work it cannot send.
-            max_concurrency: 1,
+            // The ceiling: the client's adaptive window decides how many of the engine's
+            // concurrent batches are in flight (see the crate's decisions).
+            max_concurrency: MAILBOX_CONCURRENCY,
             create_mode: CreateMode::Idempotent,
             change_feed: true,
             schemas: vec![

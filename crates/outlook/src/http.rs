@@ -1,5 +1,6 @@
 //! The Graph HTTP client: auth headers, `Prefer` headers, retries with `Retry-After` and
-//! exponential backoff, `$batch`, and the per-mailbox concurrency limit.
+//! exponential backoff, `$batch`, and the per-mailbox concurrency: an adaptive window of batches
+//! in flight ([`crate::window`]) and a bound on single requests.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -7,15 +8,18 @@ use std::time::Duration;
 
 use backon::BackoffBuilder as _;
 use crmsync_core::Secret;
+use futures::StreamExt as _;
 use reqwest::Method;
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
 use crate::auth::{Auth, Sleeper};
 use crate::error::{Error, Result};
+use crate::window::BatchWindow;
 
-/// Graph's limit of concurrent requests per mailbox; a `$batch` runs 4 sub-requests at a time,
-/// so one batch in flight fills it.
+/// Graph's limit of concurrent requests per mailbox: the bound on single requests in flight, and
+/// the ceiling of the adaptive window of batches in flight (a `$batch` runs 4 sub-requests at a
+/// time, so how many batches fit depends on the mailbox's speed).
 pub const MAILBOX_CONCURRENCY: usize = 4;
 /// Graph's limit of sub-requests per `$batch`.
 pub const MAX_BATCH: usize = 20;
@@ -77,13 +81,24 @@ pub struct BatchRequest {
     pub body: Option<Value>,
 }
 
-/// The HTTP client of one mailbox.
+/// Which concurrency bound a request goes through.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lane {
+    /// A single request: one of the [`MAILBOX_CONCURRENCY`] permits, 429s retried here.
+    Single,
+    /// A `$batch` envelope: its caller holds a place in the batch window and handles 429s,
+    /// which are the window's signal.
+    Batch,
+}
+
+/// The HTTP client of one mailbox. Clones share the mailbox's concurrency bounds.
 #[derive(Clone)]
 pub struct GraphClient {
     base: String,
     auth: Arc<Auth>,
     http: reqwest::Client,
-    permits: Arc<Semaphore>,
+    singles: Arc<Semaphore>,
+    batches: Arc<BatchWindow>,
     sleeper: Sleeper,
     max_attempts: usize,
 }
@@ -119,7 +134,8 @@ impl GraphClient {
                 .timeout(Duration::from_secs(100))
                 .build()
                 .unwrap_or_default(),
-            permits: Arc::new(Semaphore::new(MAILBOX_CONCURRENCY)),
+            singles: Arc::new(Semaphore::new(MAILBOX_CONCURRENCY)),
+            batches: Arc::new(BatchWindow::new(MAILBOX_CONCURRENCY)),
             sleeper: crate::auth::tokio_sleeper(),
             max_attempts: 6,
         }
@@ -140,6 +156,12 @@ impl GraphClient {
     /// The Graph base URL.
     pub fn base(&self) -> &str {
         &self.base
+    }
+
+    /// How many `$batch`es the adaptive window lets into the mailbox at once now (1 to
+    /// [`MAILBOX_CONCURRENCY`]).
+    pub fn batch_window(&self) -> usize {
+        self.batches.limit()
     }
 
     fn url(&self, path: &str) -> String {
@@ -168,16 +190,16 @@ impl GraphClient {
         body: Option<&Value>,
         headers: &[(&str, String)],
     ) -> Result<GraphResponse> {
-        self.send_weighted(1, true, method, path, body, headers)
+        self.send_on(Lane::Single, true, method, path, body, headers)
             .await
     }
 
     /// `replay_safe`: whether the request may be sent again when its outcome is unknown (a
     /// dropped connection or a 5xx after it was sent). A batch holding creates is not: a create
     /// is never replayed blindly; the engine recovers it by its sync id instead.
-    async fn send_weighted(
+    async fn send_on(
         &self,
-        weight: u32,
+        lane: Lane,
         replay_safe: bool,
         method: Method,
         path: &str,
@@ -210,11 +232,15 @@ impl GraphClient {
             if let Some(b) = body {
                 req = req.json(b);
             }
-            let permit = self
-                .permits
-                .acquire_many(weight)
-                .await
-                .map_err(|_| Error::Transient("client shut down".into()))?;
+            let permit = match lane {
+                Lane::Single => Some(
+                    self.singles
+                        .acquire()
+                        .await
+                        .map_err(|_| Error::Transient("client shut down".into()))?,
+                ),
+                Lane::Batch => None,
+            };
             let result = req.send().await;
             let (status, hdrs, bytes) = match result {
                 Ok(resp) => {
@@ -255,7 +281,8 @@ impl GraphClient {
                 continue;
             }
             failed_token = None;
-            if matches!(status, 429 | 503 | 504) {
+            // A batch's 429 goes back to its caller: it is the batch window's signal.
+            if matches!(status, 429 | 503 | 504) && !(status == 429 && lane == Lane::Batch) {
                 if attempt >= self.max_attempts || (status != 429 && !replay_safe) {
                     return Err(if status == 429 {
                         Error::Throttled(
@@ -293,114 +320,22 @@ impl GraphClient {
         self.send(Method::GET, path, None, headers).await?.ok()
     }
 
-    /// Runs sub-requests through `$batch` (20 per envelope), retrying throttled and transient
-    /// items after the largest `Retry-After`. Answers come back in the order of `reqs`.
+    /// Runs sub-requests through `$batch` (20 per envelope, envelopes concurrently as the batch
+    /// window allows), retrying throttled and transient items after the largest `Retry-After`.
+    /// Answers come back in the order of `reqs`.
     pub async fn batch(&self, reqs: Vec<BatchRequest>) -> Result<Vec<GraphResponse>> {
-        let mut out: Vec<Option<GraphResponse>> = vec![None; reqs.len()];
-        for (chunk_no, chunk) in reqs.chunks(MAX_BATCH).enumerate() {
-            let offset = chunk_no * MAX_BATCH;
-            let mut pending: Vec<usize> = (0..chunk.len()).collect();
-            let replay_safe = chunk.iter().all(|r| r.method != Method::POST);
-            let mut backoff = self.backoff();
-            let mut attempt = 0;
-            while !pending.is_empty() {
-                attempt += 1;
-                let body = json!({
-                    "requests": pending.iter().map(|&i| {
-                        let r = &chunk[i];
-                        // Sub-requests do not inherit the envelope's headers.
-                        let mut h = serde_json::Map::new();
-                        h.insert("Prefer".into(), Value::String(PREFER.into()));
-                        for (k, v) in &r.headers {
-                            if k.eq_ignore_ascii_case("prefer") {
-                                h.insert("Prefer".into(), Value::String(format!("{PREFER}, {v}")));
-                            } else {
-                                h.insert(k.clone(), Value::String(v.clone()));
-                            }
-                        }
-                        let mut item = json!({"id": i.to_string(), "method": r.method.as_str(), "url": r.url});
-                        if let Some(b) = &r.body {
-                            h.insert("Content-Type".into(), "application/json".into());
-                            item["body"] = b.clone();
-                        }
-                        if !h.is_empty() {
-                            item["headers"] = Value::Object(h);
-                        }
-                        item
-                    }).collect::<Vec<_>>()
-                });
-                // One batch in flight fills the mailbox: take every permit.
-                let env = self
-                    .send_weighted(
-                        MAILBOX_CONCURRENCY as u32,
-                        replay_safe,
-                        Method::POST,
-                        "/$batch",
-                        Some(&body),
-                        &[],
-                    )
-                    .await?
-                    .ok()?;
-                let responses = env
-                    .get("responses")
-                    .and_then(Value::as_array)
-                    .ok_or_else(|| Error::Protocol("a $batch answer without responses".into()))?;
-                let mut retry = Vec::new();
-                let mut wait: Option<Duration> = None;
-                for r in responses {
-                    let Some(i) = r
-                        .get("id")
-                        .and_then(Value::as_str)
-                        .and_then(|s| s.parse::<usize>().ok())
-                        .filter(|i| *i < chunk.len())
-                    else {
-                        continue;
-                    };
-                    let status = r.get("status").and_then(Value::as_u64).unwrap_or(0) as u16;
-                    let mut headers = HashMap::new();
-                    if let Some(h) = r.get("headers").and_then(Value::as_object) {
-                        for (k, v) in h {
-                            if let Some(v) = v.as_str() {
-                                headers.insert(k.to_ascii_lowercase(), v.to_string());
-                            }
-                        }
-                    }
-                    let resp = GraphResponse {
-                        status,
-                        body: r.get("body").cloned().unwrap_or(Value::Null),
-                        headers,
-                    };
-                    // 424: a dependency failed; our batches are unordered, so just retry it.
-                    let unknown = matches!(status, 503 | 504) && chunk[i].method == Method::POST;
-                    if matches!(status, 429 | 503 | 504 | 424)
-                        && !unknown
-                        && attempt < self.max_attempts
-                    {
-                        if let Some(d) = resp
-                            .headers
-                            .get("retry-after")
-                            .and_then(|v| parse_retry_after(v))
-                        {
-                            wait = Some(wait.map_or(d, |w| w.max(d)));
-                        }
-                        retry.push(i);
-                    }
-                    out[offset + i] = Some(resp);
-                }
-                // Items the envelope left out are retried too.
-                for &i in &pending {
-                    if out[offset + i].is_none()
-                        && !retry.contains(&i)
-                        && attempt < self.max_attempts
-                    {
-                        retry.push(i);
-                    }
-                }
-                if !retry.is_empty() {
-                    self.pause(wait.or_else(|| backoff.next())).await;
-                }
-                pending = retry;
-            }
+        // By index: a closure over borrowed chunks trips the `Send` check of async-trait
+        // callers (a higher-ranked lifetime the compiler cannot prove general).
+        let reqs = &reqs;
+        let chunks: Vec<Result<Vec<Option<GraphResponse>>>> =
+            futures::stream::iter((0..reqs.len()).step_by(MAX_BATCH))
+                .map(|from| self.batch_chunk(&reqs[from..reqs.len().min(from + MAX_BATCH)]))
+                .buffered(MAILBOX_CONCURRENCY)
+                .collect()
+                .await;
+        let mut out = Vec::with_capacity(reqs.len());
+        for chunk in chunks {
+            out.extend(chunk?);
         }
         Ok(out
             .into_iter()
@@ -413,4 +348,136 @@ impl GraphClient {
             })
             .collect())
     }
+
+    /// One envelope's worth of sub-requests, sent until every item has a final answer or the
+    /// attempts run out. Each attempt takes a place in the batch window and tells it whether
+    /// anything was throttled; the wait before a retry is spent outside the window.
+    async fn batch_chunk(&self, chunk: &[BatchRequest]) -> Result<Vec<Option<GraphResponse>>> {
+        let mut out: Vec<Option<GraphResponse>> = vec![None; chunk.len()];
+        let mut pending: Vec<usize> = (0..chunk.len()).collect();
+        let replay_safe = chunk.iter().all(|r| r.method != Method::POST);
+        let mut backoff = self.backoff();
+        let mut attempt = 0;
+        while !pending.is_empty() {
+            attempt += 1;
+            let body = envelope(chunk, &pending);
+            let place = self.batches.admit().await;
+            let env = self
+                .send_on(
+                    Lane::Batch,
+                    replay_safe,
+                    Method::POST,
+                    "/$batch",
+                    Some(&body),
+                    &[],
+                )
+                .await?;
+            if env.status == 429 {
+                // The whole envelope was refused: nothing in it ran.
+                place.finish(true);
+                if attempt >= self.max_attempts {
+                    return Err(Error::Throttled(
+                        "Microsoft Graph is throttling requests; try again later".into(),
+                    ));
+                }
+                let wait = env
+                    .headers
+                    .get("retry-after")
+                    .and_then(|v| parse_retry_after(v))
+                    .or_else(|| backoff.next());
+                tracing::debug!(?wait, "graph: batch throttled, retrying");
+                self.pause(wait).await;
+                continue;
+            }
+            let env = env.ok()?;
+            let responses = env
+                .get("responses")
+                .and_then(Value::as_array)
+                .ok_or_else(|| Error::Protocol("a $batch answer without responses".into()))?;
+            let mut retry = Vec::new();
+            let mut wait: Option<Duration> = None;
+            let mut throttled = false;
+            for r in responses {
+                let Some(i) = r
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .and_then(|s| s.parse::<usize>().ok())
+                    .filter(|i| *i < chunk.len())
+                else {
+                    continue;
+                };
+                let status = r.get("status").and_then(Value::as_u64).unwrap_or(0) as u16;
+                let mut headers = HashMap::new();
+                if let Some(h) = r.get("headers").and_then(Value::as_object) {
+                    for (k, v) in h {
+                        if let Some(v) = v.as_str() {
+                            headers.insert(k.to_ascii_lowercase(), v.to_string());
+                        }
+                    }
+                }
+                let resp = GraphResponse {
+                    status,
+                    body: r.get("body").cloned().unwrap_or(Value::Null),
+                    headers,
+                };
+                throttled |= status == 429;
+                // 424: a dependency failed; our batches are unordered, so just retry it.
+                let unknown = matches!(status, 503 | 504) && chunk[i].method == Method::POST;
+                if matches!(status, 429 | 503 | 504 | 424)
+                    && !unknown
+                    && attempt < self.max_attempts
+                {
+                    if let Some(d) = resp
+                        .headers
+                        .get("retry-after")
+                        .and_then(|v| parse_retry_after(v))
+                    {
+                        wait = Some(wait.map_or(d, |w| w.max(d)));
+                    }
+                    retry.push(i);
+                }
+                out[i] = Some(resp);
+            }
+            place.finish(throttled);
+            // Items the envelope left out are retried too.
+            for &i in &pending {
+                if out[i].is_none() && !retry.contains(&i) && attempt < self.max_attempts {
+                    retry.push(i);
+                }
+            }
+            if !retry.is_empty() {
+                self.pause(wait.or_else(|| backoff.next())).await;
+            }
+            pending = retry;
+        }
+        Ok(out)
+    }
+}
+
+/// The `$batch` body of the `pending` items of `chunk`, each with its index as its id.
+fn envelope(chunk: &[BatchRequest], pending: &[usize]) -> Value {
+    json!({
+        "requests": pending.iter().map(|&i| {
+            let r = &chunk[i];
+            // Sub-requests do not inherit the envelope's headers.
+            let mut h = serde_json::Map::new();
+            h.insert("Prefer".into(), Value::String(PREFER.into()));
+            for (k, v) in &r.headers {
+                if k.eq_ignore_ascii_case("prefer") {
+                    h.insert("Prefer".into(), Value::String(format!("{PREFER}, {v}")));
+                } else {
+                    h.insert(k.clone(), Value::String(v.clone()));
+                }
+            }
+            let mut item = json!({"id": i.to_string(), "method": r.method.as_str(), "url": r.url});
+            if let Some(b) = &r.body {
+                h.insert("Content-Type".into(), "application/json".into());
+                item["body"] = b.clone();
+            }
+            if !h.is_empty() {
+                item["headers"] = Value::Object(h);
+            }
+            item
+        }).collect::<Vec<_>>()
+    })
 }

@@ -22,10 +22,21 @@
 //!
 //! - Versions are the item's `@odata.etag` for every kind (contacts and events: `W/"changeKey"`),
 //!   sent back verbatim in `If-Match`; 412 → `RecordErrorKind::Changed`.
-//! - One `$batch` in flight per mailbox: a batch takes all four of the client's per-mailbox
-//!   permits (Graph runs an unordered batch four sub-requests at a time), single requests take
-//!   one. Capabilities declare `max_concurrency: 1` accordingly. This is the floor of an adaptive
-//!   scheme; growing past it is not implemented because one batch already fills the mailbox.
+//! - Batches in flight per mailbox adapt ([`window`]): Graph counts a batch's sub-requests one
+//!   by one against the mailbox's limit of 4 concurrent requests and runs an unordered batch 4
+//!   at a time, so whether a second batch fits depends on how fast the mailbox serves items,
+//!   which nothing tells in advance. The client's window starts at one batch, grows by one after
+//!   a window's worth of batches answered with no 429 at all (envelope or sub-response), halves
+//!   (floor 1) on any 429 (`MailboxConcurrency` or `TooManyRequests`, only once for the batches
+//!   that were in flight together), and then stays below the level that throttled for
+//!   [`window::HOLD_BATCHES`] clean batches (doubling, up to [`window::MAX_HOLD_BATCHES`], while
+//!   the same level keeps throttling); never above 4. Waits for `Retry-After` are spent outside
+//!   the window. Capabilities declare `max_concurrency: 4` (the ceiling): the engine's
+//!   concurrent `apply` calls queue in the window, which decides how many are sent.
+//!   [`OutlookConnector::batch_window`] tells the current window. Single requests have their
+//!   own bound of 4 in flight and do not move the window. The same window serves every clone of
+//!   a client; two processes syncing one mailbox do not share it (the lock on the state
+//!   directory makes that rare), and the 429s keep them correct.
 //! - Sub-requests of a batch carry their own `Prefer` header (they do not inherit the envelope's),
 //!   so created ids are immutable ids and match what delta returns.
 //! - The default Contacts folder id is the `parentFolderId` of a top-level folder or of a contact
@@ -56,6 +67,7 @@ pub mod connector;
 pub mod error;
 pub mod http;
 pub mod mapping;
+pub mod window;
 
 pub use auth::{Auth, AuthConfig, DeviceCode, Pkce};
 pub use connector::{OutlookConnector, OutlookOptions};

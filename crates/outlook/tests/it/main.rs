@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)] // Test helpers panic on purpose: a failed call is a failed test.
 
 mod auth;
+mod concurrency;
 mod contacts;
 mod engine;
 mod events;

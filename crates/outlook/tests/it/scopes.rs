@@ -1,10 +1,9 @@
-//! A chosen contact folder, a chosen non-primary calendar, and the mailbox's concurrency limit.
+//! A chosen contact folder and a chosen non-primary calendar.
 
 use crmsync_core::{
     ChangeItem, Connector, ConnectorErrorKind, Contact, Cursor, Event, Kind, Operation,
     PageRequest, Record, SyncId,
 };
-use crmsync_emulator::graph::GraphFaults;
 
 use crate::contacts::round;
 use crate::support::{scope, start};
@@ -84,49 +83,4 @@ async fn a_non_primary_calendar_is_listed_and_has_no_delta() {
         .unwrap_err();
     assert_eq!(err.kind, ConnectorErrorKind::CursorExpired);
     let _ = Cursor(String::new());
-}
-
-#[tokio::test]
-async fn concurrent_callers_stay_within_the_mailbox_limit() {
-    let t = start().await;
-    t.emu.set_faults(GraphFaults {
-        latency_ms: 5,
-        concurrency_limit: Some(4),
-        retry_after_secs: 0.01,
-        ..t.emu.faults()
-    });
-    let sc = scope(Kind::Contact, None);
-    let mut handles = vec![];
-    for n in 0..4 {
-        let conn = t.conn.clone();
-        let sc = sc.clone();
-        handles.push(tokio::spawn(async move {
-            let ops = (0..20)
-                .map(|i| Operation::Create {
-                    sync_id: SyncId(format!("c{n}-{i}")),
-                    record: Record::Contact(Contact {
-                        given_name: format!("C{n} {i}"),
-                        ..Default::default()
-                    })
-                    .into(),
-                })
-                .collect();
-            conn.apply(&sc, ops).await.unwrap()
-        }));
-    }
-    for h in handles {
-        assert!(h.await.unwrap().iter().all(|r| r.is_ok()));
-    }
-    assert_eq!(t.emu.contacts(&t.emu.default_contact_folder()).len(), 80);
-    let c = t.emu.counters();
-    let throttled: u64 = c
-        .by_endpoint
-        .iter()
-        .filter(|(k, _)| k.contains("429") || k.to_lowercase().contains("throttl"))
-        .map(|(_, v)| *v)
-        .sum();
-    assert_eq!(
-        throttled, 0,
-        "one batch in flight never exceeds the limit: {c:?}"
-    );
 }
