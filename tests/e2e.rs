@@ -304,3 +304,84 @@ async fn a_todo_task_deleted_in_outlook_is_deleted_in_zoho_by_a_new_process() {
     );
     assert!(w.zoho("Tasks").is_empty());
 }
+
+/// An edited occurrence of a recurring series in Outlook is listed in the report as not synced,
+/// with the reason, writes nothing, and does not stop the series itself from syncing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edited_occurrence_of_a_series_is_reported_as_not_synced_and_the_series_syncs() {
+    let mut w = world().await;
+    w.settings.contacts.enabled = false;
+    w.settings.tasks.enabled = false;
+    let day = (Utc::now() + Duration::days(3)).date_naive();
+    let at = |d: chrono::NaiveDate, h: u32| format!("{}T{h:02}:00:00", d.format("%Y-%m-%d"));
+    let cal = w.gemu.default_calendar();
+    let series = w
+        .gemu
+        .insert_event(
+            &cal,
+            json!({"subject": "Weekly planning", "categories": ["Zoho"],
+                   "start": {"dateTime": at(day, 9), "timeZone": "UTC"},
+                   "end": {"dateTime": at(day, 10), "timeZone": "UTC"},
+                   "recurrence": {"pattern": {"type": "daily", "interval": 1},
+                                  "range": {"type": "numbered", "startDate": day.format("%Y-%m-%d").to_string(),
+                                            "numberOfOccurrences": 5}}}),
+        )
+        .expect("series");
+    let sid = series["id"].as_str().expect("id").to_string();
+    let r = w.sync().await;
+    assert_eq!(kind(&r, Kind::Event).counts.created_in_zoho, 1, "{r:?}");
+    assert_eq!(
+        by(&w.zoho("Events"), "Event_Title", "Weekly planning").len(),
+        1
+    );
+
+    // The user moves the third occurrence to the afternoon and renames it.
+    let third = day + Duration::days(2);
+    w.gemu
+        .edit_occurrence(
+            &sid,
+            &third.format("%Y-%m-%d").to_string(),
+            json!({"subject": "Weekly planning (moved)",
+                   "start": {"dateTime": at(third, 15), "timeZone": "UTC"},
+                   "end": {"dateTime": at(third, 16), "timeZone": "UTC"}}),
+        )
+        .expect("exception");
+    let zoho_before = w.zoho("Events");
+    let r = w.sync().await;
+    let k = kind(&r, Kind::Event);
+    assert_eq!(k.counts.writes, 0, "nothing is written for it: {k:?}");
+    assert_eq!(k.counts.skipped, 1, "{k:?}");
+    assert_eq!(k.skipped.len(), 1);
+    assert_eq!(k.skipped[0].title, "Weekly planning (moved)");
+    assert_eq!(
+        k.skipped[0].reason,
+        format!(
+            "not synced: an edited occurrence ({third}) of the recurring series \"Weekly planning\": \
+             Zoho CRM has no per-occurrence edits"
+        )
+    );
+    assert_eq!(w.zoho("Events"), zoho_before, "Zoho is untouched");
+
+    // The series itself still syncs: a new title reaches Zoho, and the exception is reported
+    // again while it exists (a full listing too).
+    w.gemu
+        .update_event(&sid, json!({"subject": "Planning"}))
+        .expect("edit series");
+    let r = w.sync().await;
+    let k = kind(&r, Kind::Event);
+    assert_eq!(k.counts.updated_in_zoho, 1, "{k:?}");
+    let zevents = w.zoho("Events");
+    assert_eq!(zevents.len(), 1);
+    assert_eq!(zevents[0]["Event_Title"], "Planning");
+    w.gemu.expire_delta_tokens();
+    let r = w.sync().await;
+    let k = kind(&r, Kind::Event);
+    assert_eq!((k.counts.writes, k.counts.skipped), (0, 1), "{k:?}");
+    assert!(
+        k.skipped[0]
+            .reason
+            .contains("the recurring series \"Planning\""),
+        "{k:?}"
+    );
+    assert_eq!(w.zoho("Events").len(), 1);
+}

@@ -11,9 +11,9 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use crmsync_core::{
-    Capabilities, ChangeItem, ChangePage, Connector, ConnectorError, Container, CreateMode, Cursor,
-    FieldSet, Kind, Next, OpResult, Operation, PageRequest, Record, RecordError, RecordErrorKind,
-    RemoteRecord, Scope, SyncId, Vanish, Written,
+    Capabilities, CategoryFilter, ChangeItem, ChangePage, Connector, ConnectorError, Container,
+    CreateMode, Cursor, FieldSet, Kind, Next, OpResult, Operation, PageRequest, Record,
+    RecordError, RecordErrorKind, RemoteRecord, Scope, SyncId, Vanish, Written,
 };
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -81,6 +81,58 @@ fn expand_property() -> String {
 
 fn ce(e: Error) -> ConnectorError {
     e.into()
+}
+
+fn is_exception(v: &Value) -> bool {
+    v.get("type").and_then(Value::as_str) == Some("exception")
+}
+
+/// Whether an event's categories pass the scope's category filter (Graph cannot filter delta
+/// by category, so the connector looks before reporting what it will not sync).
+fn passes_categories(scope: &Scope, v: &Value) -> bool {
+    let cats: Vec<String> = v
+        .get("categories")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(|c| c.trim().to_lowercase())
+                .collect()
+        })
+        .unwrap_or_default();
+    let has = |name: &str| cats.contains(&name.trim().to_lowercase());
+    match &scope.categories {
+        CategoryFilter::All => true,
+        CategoryFilter::ZohoOnly => has(&scope.zoho_category),
+        CategoryFilter::Chosen(names) => names.iter().any(|n| has(n)),
+    }
+}
+
+/// An exception (an edited occurrence of a series) as a record this connector does not sync,
+/// titled by its own subject and explained with its date and its series' title.
+fn unsupported_exception(v: &Value, id: &str, series_title: Option<&str>) -> ChangeItem {
+    let e = mapping::event_from_graph(v);
+    let series = series_title.map(str::trim).filter(|t| !t.is_empty());
+    let title = Some(e.title.trim())
+        .filter(|t| !t.is_empty())
+        .or(series)
+        .unwrap_or("(untitled)")
+        .to_string();
+    let date = match e.time_zone.parse::<chrono_tz::Tz>() {
+        Ok(tz) => e.start.with_timezone(&tz).date_naive(),
+        Err(_) => e.start.date_naive(),
+    };
+    let of = match series {
+        Some(t) => format!("the recurring series \"{t}\""),
+        None => "a recurring series".to_string(),
+    };
+    ChangeItem::Unsupported {
+        id: id.to_string(),
+        title,
+        reason: format!(
+            "an edited occurrence ({date}) of {of}: Zoho CRM has no per-occurrence edits"
+        ),
+    }
 }
 
 impl OutlookConnector {
@@ -280,6 +332,8 @@ impl OutlookConnector {
         let values = v.get("value").and_then(Value::as_array).unwrap_or(&empty);
         let mut items = Vec::new();
         let mut masters = BTreeSet::new();
+        // Edited occurrences, once each (a delta round may repeat one).
+        let mut exceptions: Vec<(&str, &Value)> = Vec::new();
         for it in values {
             let Some(id) = it.get("id").and_then(Value::as_str) else {
                 continue;
@@ -302,8 +356,17 @@ impl OutlookConnector {
                         }
                         continue;
                     }
-                    // Changed occurrences of a series are not synced.
-                    Some("exception") => continue,
+                    // Edited occurrences are reported as not synced, with their series' title.
+                    Some("exception") => {
+                        if passes_categories(scope, it) && !exceptions.iter().any(|(x, _)| *x == id)
+                        {
+                            exceptions.push((id, it));
+                            if let Some(m) = it.get("seriesMasterId").and_then(Value::as_str) {
+                                masters.insert(m.to_string());
+                            }
+                        }
+                        continue;
+                    }
                     _ => {}
                 }
             }
@@ -311,6 +374,7 @@ impl OutlookConnector {
                 items.push(ChangeItem::Upsert(r));
             }
         }
+        let mut titles: HashMap<String, String> = HashMap::new();
         if !masters.is_empty() {
             let reqs: Vec<BatchRequest> = masters
                 .iter()
@@ -324,6 +388,9 @@ impl OutlookConnector {
             for (m, r) in masters.iter().zip(self.graph.batch(reqs).await?) {
                 match r.status {
                     200 => {
+                        if let Some(t) = r.body.get("subject").and_then(Value::as_str) {
+                            titles.insert(m.clone(), t.to_string());
+                        }
                         if let Some(rec) = self.remote(Kind::Event, &r.body) {
                             items.push(ChangeItem::Upsert(rec));
                         }
@@ -332,6 +399,13 @@ impl OutlookConnector {
                     s => return Err(status_error(s, &r.error_code())),
                 }
             }
+        }
+        for (id, it) in exceptions {
+            let series = it
+                .get("seriesMasterId")
+                .and_then(Value::as_str)
+                .and_then(|m| titles.get(m));
+            items.push(unsupported_exception(it, id, series.map(String::as_str)));
         }
         let next = if let Some(n) = v.get("@odata.nextLink").and_then(Value::as_str) {
             Next::Page(n.to_string())
@@ -483,6 +557,35 @@ impl OutlookConnector {
             })
             .collect();
         self.graph.batch(reqs).await
+    }
+
+    /// The titles of the series of the exceptions among `resps`, by series id.
+    async fn series_titles(&self, resps: &[GraphResponse]) -> Result<HashMap<String, String>> {
+        let masters: BTreeSet<String> = resps
+            .iter()
+            .filter(|r| r.status == 200 && is_exception(&r.body))
+            .filter_map(|r| r.body.get("seriesMasterId").and_then(Value::as_str))
+            .map(str::to_string)
+            .collect();
+        if masters.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let got = self
+            .get_many(
+                masters
+                    .iter()
+                    .map(|m| format!("/me/events/{m}?$select=subject"))
+                    .collect(),
+            )
+            .await?;
+        Ok(masters
+            .into_iter()
+            .zip(got)
+            .filter_map(|(m, r)| {
+                let t = r.body.get("subject").and_then(Value::as_str)?.to_string();
+                (r.status == 200).then_some((m, t))
+            })
+            .collect())
     }
 
     fn in_scope(&self, scope: &Scope, v: &Value, folder: Option<&str>) -> bool {
@@ -717,8 +820,9 @@ impl Connector for OutlookConnector {
         let (url, _) = self.first_url(&req.scope).await.map_err(ce)?;
         let url = req.page.clone().unwrap_or(url);
         let mut page = self.read_page(&req.scope, &url, None).await.map_err(ce)?;
-        // A full listing reports presence only.
-        page.items.retain(|i| matches!(i, ChangeItem::Upsert(_)));
+        // A full listing reports presence only (and what is present but not synced).
+        page.items
+            .retain(|i| matches!(i, ChangeItem::Upsert(_) | ChangeItem::Unsupported { .. }));
         Ok(page)
     }
 
@@ -737,9 +841,18 @@ impl Connector for OutlookConnector {
             });
         }
         let resps = self.get_many(paths).await.map_err(ce)?;
+        let titles = self.series_titles(&resps).await.map_err(ce)?;
         let mut out = Vec::new();
         for (id, r) in ids.iter().zip(resps) {
             out.push(match r.status {
+                200 if scope.kind == Kind::Event && is_exception(&r.body) => {
+                    let series = r
+                        .body
+                        .get("seriesMasterId")
+                        .and_then(Value::as_str)
+                        .and_then(|m| titles.get(m));
+                    unsupported_exception(&r.body, id, series.map(String::as_str))
+                }
                 200 if self.in_scope(scope, &r.body, folder.as_deref()) => {
                     match self.remote(scope.kind, &r.body) {
                         Some(rec) => ChangeItem::Upsert(rec),

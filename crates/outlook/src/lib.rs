@@ -44,8 +44,11 @@
 //!   `/me/contacts` is used until then.
 //! - A non-primary calendar has no delta in v1.0: its listing is a windowed `calendarView`, and
 //!   `changes` answers `CursorExpired` so the engine lists (and diffs by version) every run.
-//! - Occurrences in calendar delta are replaced by their series master (fetched in a batch);
-//!   exceptions (edited occurrences) are not synced.
+//! - Occurrences in calendar delta are replaced by their series master (fetched in a batch).
+//!   Exceptions (edited occurrences) are not synced: Zoho CRM has no per-occurrence edits. Delta,
+//!   listings and fetches report each once as `ChangeItem::Unsupported` (those that pass the
+//!   scope's category filter), with its date and the series' title in the reason, so the sync
+//!   report lists it as not synced and the series itself still syncs.
 //! - A vanished To Do task is looked for in the other lists by the sync id this connector saw on
 //!   it (kept in memory); without one it is reported out of scope (an unlink never loses data).
 //! - Task priority is lossy (3 Graph levels for 5 canonical ones): see [`mapping`].

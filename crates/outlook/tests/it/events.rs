@@ -172,3 +172,102 @@ async fn skeletal_occurrences_without_a_master_row_still_give_the_series() {
         Some(RecurrenceEnd::Count(10))
     );
 }
+
+fn unsupported(items: &[ChangeItem]) -> Vec<(&str, &str, &str)> {
+    items
+        .iter()
+        .filter_map(|i| match i {
+            ChangeItem::Unsupported { id, title, reason } => {
+                Some((id.as_str(), title.as_str(), reason.as_str()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn upserted(items: &[ChangeItem]) -> Vec<String> {
+    items
+        .iter()
+        .filter_map(|i| match i {
+            ChangeItem::Upsert(r) => Some(r.record.title()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn an_edited_occurrence_is_reported_once_as_not_synced_and_the_series_still_reads() {
+    let t = start().await;
+    let cal = t.emu.default_calendar();
+    let series = t
+        .emu
+        .insert_event(&cal, serde_json::json!({
+            "subject": "Standup", "categories": ["Zoho"],
+            "start": {"dateTime": "2026-03-02T09:00:00", "timeZone": "Eastern Standard Time"},
+            "end": {"dateTime": "2026-03-02T09:15:00", "timeZone": "Eastern Standard Time"},
+            "recurrence": {"pattern": {"type": "daily", "interval": 1},
+                "range": {"type": "numbered", "startDate": "2026-03-02", "numberOfOccurrences": 10}}
+        }))
+        .unwrap();
+    let sid = series["id"].as_str().unwrap();
+    let sc = scope(Kind::Event, None);
+    let (items, cursor, _) = round(t.conn.as_ref(), &sc, None).await.unwrap();
+    assert!(unsupported(&items).is_empty());
+    assert_eq!(upserted(&items), ["Standup"]);
+
+    // The user moves one occurrence and renames it: an exception.
+    t.emu
+        .edit_occurrence(
+            sid,
+            "2026-03-04",
+            serde_json::json!({"subject": "Standup (late)",
+                "start": {"dateTime": "2026-03-04T16:00:00", "timeZone": "Eastern Standard Time"},
+                "end": {"dateTime": "2026-03-04T16:15:00", "timeZone": "Eastern Standard Time"}}),
+        )
+        .unwrap();
+    // Delta repeats items within a round: the exception is still reported once.
+    t.emu.set_faults(crmsync_emulator::graph::GraphFaults {
+        delta_replay_rate: 1.0,
+        ..t.emu.faults()
+    });
+    let reason = "an edited occurrence (2026-03-04) of the recurring series \"Standup\": \
+                  Zoho CRM has no per-occurrence edits";
+    let (items, _, _) = round(t.conn.as_ref(), &sc, Some(&cursor)).await.unwrap();
+    let odd = unsupported(&items);
+    assert_eq!(odd.len(), 1, "{items:#?}");
+    let (ex_id, title, why) = odd[0];
+    assert_eq!((title, why), ("Standup (late)", reason));
+    assert_ne!(ex_id, sid);
+    assert!(
+        upserted(&items).iter().all(|t| t == "Standup"),
+        "{items:#?}"
+    );
+    assert!(
+        !upserted(&items).is_empty(),
+        "the series itself still reads"
+    );
+
+    // A full listing reports it as present but not synced, next to the series.
+    let (items, _, _) = round(t.conn.as_ref(), &sc, None).await.unwrap();
+    assert_eq!(unsupported(&items), [(ex_id, "Standup (late)", reason)]);
+    assert_eq!(upserted(&items), ["Standup"]);
+
+    // Fetched by id (a deferred record, say), it is the same.
+    let ex_id = ex_id.to_string();
+    let got = t
+        .conn
+        .fetch(&sc, std::slice::from_ref(&ex_id))
+        .await
+        .unwrap();
+    assert_eq!(
+        unsupported(&got),
+        [(ex_id.as_str(), "Standup (late)", reason)]
+    );
+
+    // Outside the category filter, the series and its exception are not this sync's business.
+    let mut zoho_only = sc.clone();
+    zoho_only.categories = crmsync_core::CategoryFilter::ZohoOnly;
+    zoho_only.zoho_category = "Not this one".into();
+    let (items, _, _) = round(t.conn.as_ref(), &zoho_only, None).await.unwrap();
+    assert!(unsupported(&items).is_empty(), "{items:#?}");
+}
