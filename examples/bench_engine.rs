@@ -44,6 +44,58 @@ fn set_feeds(c: &MemoryConnector, on: bool) {
     c.set_capabilities(caps);
 }
 
+/// What `first` asks of the SQLite store, alone: intents journalled per batch of 1,000, results
+/// committed every 16 batches (the engine's grouping), for `n` mappings with contact-sized hashes.
+fn store_floor(n: usize) -> Result<(), Box<dyn std::error::Error>> {
+    use crmsync::core::{Commit, FieldHashes, Intent, Mapping, Side, SideState, SyncId};
+    let dir = tempfile::tempdir()?;
+    let store = SqliteStore::open(dir.path().join("state.db"))?;
+    let hashes = |i: usize| FieldHashes((0..17u64).map(|f| (i as u64) << 8 | f).collect());
+    let t = Instant::now();
+    let mut pending = Commit::default();
+    for (b, chunk) in (0..n).collect::<Vec<_>>().chunks(1000).enumerate() {
+        let mut journal = Commit::default();
+        for &i in chunk {
+            let zid = format!("z-{i}");
+            let sync_id = SyncId::derive(Kind::Contact, Side::Zoho, &zid);
+            let source = SideState {
+                id: zid,
+                version: format!("{i}"),
+                hashes: hashes(i),
+            };
+            journal.journal.push(Intent {
+                kind: Kind::Contact,
+                sync_id: sync_id.clone(),
+                target: Side::Outlook,
+                source: source.clone(),
+            });
+            pending.settle.push(sync_id.clone());
+            pending.upsert.push(Mapping {
+                kind: Kind::Contact,
+                sync_id,
+                outlook: SideState {
+                    id: format!("o-{i}"),
+                    version: format!("{i}"),
+                    hashes: source.hashes.clone(),
+                },
+                zoho: source,
+                dormant: None,
+            });
+        }
+        store.commit(&journal)?;
+        if (b + 1) % 16 == 0 {
+            store.commit(&std::mem::take(&mut pending))?;
+        }
+    }
+    store.commit(&pending)?;
+    println!(
+        "{{\"records\":{n},\"phase\":\"store_floor\",\"seconds\":{:.4},\"writes\":0,\"peak_rss_mib\":{:.1}}}",
+        t.elapsed().as_secs_f64(),
+        peak_rss_mib()
+    );
+    Ok(())
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut n: usize = 10_000;
     let mut memory_store = false;
@@ -56,6 +108,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--memory-store" => memory_store = true,
             // Stops after the named phase (for profiling one phase).
             "--stop-after" => stop_after = Some(args.next().ok_or("--stop-after needs a phase")?),
+            // Only the store's share of `first`: the same journal writes and grouped commits of
+            // N mappings, with no engine or services around them.
+            "--store-floor" => return store_floor(n),
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
