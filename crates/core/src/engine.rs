@@ -88,6 +88,17 @@ pub trait SyncObserver: Send + Sync {
 const GROUP_COMMIT_BATCHES: usize = 16;
 const GROUP_COMMIT_OPS: usize = 16_384;
 
+/// Reports a record the connector cannot sync ([`ChangeItem::Unsupported`]).
+fn not_synced(kr: &mut KindReport, side: Side, id: String, title: String, reason: &str) {
+    kr.counts.skipped += 1;
+    kr.skipped.push(SkipReport {
+        side,
+        id,
+        title,
+        reason: format!("not synced: {reason}"),
+    });
+}
+
 /// `0` for Zoho, `1` for Outlook.
 fn side_index(side: Side) -> usize {
     match side {
@@ -383,13 +394,7 @@ impl Engine {
                     }
                     ChangeItem::Vanished { .. } => vanished.push(id),
                     ChangeItem::Unsupported { id, title, reason } => {
-                        kr.counts.skipped += 1;
-                        kr.skipped.push(SkipReport {
-                            side,
-                            id,
-                            title,
-                            reason: format!("not synced: {reason}"),
-                        });
+                        not_synced(&mut kr, side, id, title, &reason)
                     }
                 }
             }
@@ -474,13 +479,7 @@ impl Engine {
                             ChangeItem::Deleted { .. } => Seen::Deleted,
                             ChangeItem::Vanished { .. } => Seen::OutOfScope,
                             ChangeItem::Unsupported { id, title, reason } => {
-                                kr.counts.skipped += 1;
-                                kr.skipped.push(SkipReport {
-                                    side,
-                                    id,
-                                    title,
-                                    reason: format!("not synced: {reason}"),
-                                });
+                                not_synced(&mut kr, side, id, title, &reason);
                                 continue;
                             }
                         };
