@@ -362,9 +362,16 @@ impl Engine {
                 cursors[i] = self.store.cursor(kind, side, &fingerprints[i])?;
             }
         }
+        // Both sides are read at once: with real services the read takes the longer of the
+        // two round-trip chains, not their sum.
+        let [zoho_cursor, outlook_cursor] = cursors;
+        let (zoho_read, outlook_read) = futures::join!(
+            self.pull(kind, Side::Zoho, &scope, zoho_cursor),
+            self.pull(kind, Side::Outlook, &scope, outlook_cursor)
+        );
         let mut pulled = Vec::with_capacity(2);
-        for (i, side) in Side::BOTH.into_iter().enumerate() {
-            match self.pull(kind, side, &scope, cursors[i].clone()).await {
+        for (side, read) in [(Side::Zoho, zoho_read), (Side::Outlook, outlook_read)] {
+            match read {
                 Ok(p) => pulled.push(p),
                 Err(PullError::Connector(e)) => {
                     return self.kind_failed(kr, SyncError::Connector { side, error: e })

@@ -7,7 +7,7 @@
 //! mid-write).
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
@@ -25,6 +25,21 @@ use crate::store::{Commit, Deferred, Intent, Mapping, QueuedConflict, StateStore
 
 /// A per-record failure rule: given an operation, maybe fail it.
 pub type FailRule = Arc<dyn Fn(&Operation) -> Option<RecordError> + Send + Sync>;
+
+/// Reads in flight across connectors that share it, and their peak
+/// ([`MemoryConnector::with_read_gauge`]).
+#[derive(Debug, Default)]
+pub struct ReadGauge {
+    now: AtomicUsize,
+    peak: AtomicUsize,
+}
+
+impl ReadGauge {
+    /// The most reads that were in flight at once.
+    pub fn peak(&self) -> usize {
+        self.peak.load(Ordering::SeqCst)
+    }
+}
 
 /// One stored record of the in-memory connector.
 #[derive(Debug, Clone, PartialEq)]
@@ -82,6 +97,7 @@ pub struct MemoryConnector {
     page_size: usize,
     containers: bool,
     crashed: Arc<AtomicBool>,
+    gauge: Option<Arc<ReadGauge>>,
     writes: AtomicU64,
     calls: AtomicU64,
 }
@@ -117,6 +133,7 @@ impl MemoryConnector {
             page_size: 500,
             containers: true,
             crashed: Arc::new(AtomicBool::new(false)),
+            gauge: None,
             writes: AtomicU64::new(0),
             calls: AtomicU64::new(0),
         }
@@ -137,6 +154,34 @@ impl MemoryConnector {
     /// Sets the service's clock (Unix seconds) that stamps `modified_at`.
     pub fn set_clock(&self, unix: i64) {
         self.inner().clock = unix;
+    }
+
+    /// Makes every read (a listing or change page) yield to the executor once while counted on
+    /// `gauge`, which connectors may share: a test can then see whether reads overlapped.
+    pub fn with_read_gauge(mut self, gauge: Arc<ReadGauge>) -> Self {
+        self.gauge = Some(gauge);
+        self
+    }
+
+    /// Counts a read on the gauge (if any) across one yield to the executor.
+    async fn gauged_read(&self) {
+        let Some(g) = &self.gauge else {
+            return;
+        };
+        let now = g.now.fetch_add(1, Ordering::SeqCst) + 1;
+        g.peak.fetch_max(now, Ordering::SeqCst);
+        let mut yielded = false;
+        futures::future::poll_fn(|cx| {
+            if yielded {
+                std::task::Poll::Ready(())
+            } else {
+                yielded = true;
+                cx.waker().wake_by_ref();
+                std::task::Poll::Pending
+            }
+        })
+        .await;
+        g.now.fetch_sub(1, Ordering::SeqCst);
     }
 
     /// Shares a "process died" switch with other connectors: once any of them crashes, every
@@ -539,6 +584,7 @@ impl Connector for MemoryConnector {
         cursor: &Cursor,
         req: &PageRequest,
     ) -> Result<ChangePage, ConnectorError> {
+        self.gauged_read().await;
         self.check_call().await?;
         let inner = self.inner();
         let (seq, epoch) = cursor
@@ -586,6 +632,7 @@ impl Connector for MemoryConnector {
     }
 
     async fn list(&self, req: &PageRequest) -> Result<ChangePage, ConnectorError> {
+        self.gauged_read().await;
         self.check_call().await?;
         let inner = self.inner();
         // Page token: "<last id of the previous page>/<sequence at the start of the listing>".

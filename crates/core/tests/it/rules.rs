@@ -1,5 +1,8 @@
 //! The plug-in's rules, one scenario each, run through the engine with in-memory services.
 
+use std::sync::Arc;
+
+use crmsync_core::memory::{MemoryConnector, ReadGauge};
 use crmsync_core::*;
 
 use crate::world::*;
@@ -622,4 +625,21 @@ fn a_record_the_connector_cannot_sync_is_reported_and_left_alone() {
     assert_eq!(r.counts.created_in_zoho, 1, "{r:?}");
     assert_eq!(w.zoho.records(Kind::Event).len(), 2);
     assert_eq!(w.sync_kind(Kind::Event).counts.writes, 0);
+}
+
+#[test]
+fn both_sides_are_read_at_once() {
+    let gauge = Arc::new(ReadGauge::default());
+    let mut w = World::new();
+    w.zoho = Arc::new(
+        MemoryConnector::new("z", 100)
+            .without_containers()
+            .with_read_gauge(gauge.clone()),
+    );
+    w.outlook = Arc::new(MemoryConnector::new("o", 20).with_read_gauge(gauge.clone()));
+    w.zoho.insert(contact("a@x.org", "Zhang"), None);
+    w.outlook.insert(contact("b@x.org", "Smith"), None);
+    let r = w.sync_kind(Kind::Contact);
+    assert_eq!(r.counts.created_in_outlook + r.counts.created_in_zoho, 2);
+    assert_eq!(gauge.peak(), 2, "the two reads overlapped");
 }
