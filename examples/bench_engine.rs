@@ -70,7 +70,7 @@ fn store_floor(n: usize) -> Result<(), Box<dyn std::error::Error>> {
                 source: source.clone(),
             });
             pending.settle.push(sync_id.clone());
-            pending.upsert.push(Mapping {
+            pending.insert.push(Mapping {
                 kind: Kind::Contact,
                 sync_id,
                 outlook: SideState {

@@ -1299,8 +1299,10 @@ fn finish_step(commit: &mut Commit, step: &Step, written: &[(Side, Written)], ki
             .find(|op| matches!(op, Operation::Create { .. }))
         {
             commit.settle.push(sync_id.clone());
+            commit.insert.push(m);
+        } else {
+            commit.upsert.push(m);
         }
-        commit.upsert.push(m);
     }
     if step.remove {
         commit.remove.push((kind, step.sync_id.clone()));

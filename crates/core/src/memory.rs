@@ -900,7 +900,7 @@ impl StateStore for MemoryStore {
         for (kind, s) in &c.remove {
             inner.remove_mapping(*kind, s);
         }
-        for m in &c.upsert {
+        for m in c.upsert.iter().chain(&c.insert) {
             inner.remove_mapping(m.kind, &m.sync_id);
             for side in Side::BOTH {
                 let key = (m.kind, side, m.side(side).id.clone());

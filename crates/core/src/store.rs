@@ -121,6 +121,9 @@ pub struct QueuedConflict {
 pub struct Commit {
     /// Mappings to insert or replace (by sync id; a row holding the same side id is replaced).
     pub upsert: Vec<Mapping>,
+    /// Like `upsert`, for pairs just created (a new id on one side): the same replacement rule,
+    /// but a store need not look for a row to update in place first. Applied after `upsert`.
+    pub insert: Vec<Mapping>,
     /// Mappings to forget.
     pub remove: Vec<(Kind, SyncId)>,
     /// Intents that are settled (applied before `journal`).
@@ -147,6 +150,7 @@ impl Commit {
     /// True when nothing would change.
     pub fn is_empty(&self) -> bool {
         self.upsert.is_empty()
+            && self.insert.is_empty()
             && self.remove.is_empty()
             && self.settle.is_empty()
             && self.journal.is_empty()

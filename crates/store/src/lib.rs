@@ -651,10 +651,11 @@ impl SqliteStore {
                 stmt.execute(params![kind_code(*kind), s.0]).db()?;
             }
         }
-        if !c.upsert.is_empty() {
+        if !c.upsert.is_empty() || !c.insert.is_empty() {
             // The common case, a pair whose ids did not change, is updated in place: no index
-            // entry moves. Otherwise REPLACE deletes every row that conflicts on the sync id or
-            // on either unique side-id index before inserting: exactly the replacement rule.
+            // entry moves. Otherwise (and at once for pairs the engine just created) REPLACE
+            // deletes every row that conflicts on the sync id or on either unique side-id index
+            // before inserting: exactly the replacement rule.
             let mut update = tx
                 .prepare_cached(
                     "UPDATE mappings SET zoho_version = ?3, zoho_hashes = ?4, \
@@ -669,7 +670,8 @@ impl SqliteStore {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 )
                 .db()?;
-            for m in &c.upsert {
+            let fresh = c.upsert.iter().map(|m| (m, false));
+            for (m, new) in fresh.chain(c.insert.iter().map(|m| (m, true))) {
                 let zoho_hashes = m.zoho.hashes.to_bytes();
                 let outlook_hashes = if m.outlook.hashes == m.zoho.hashes {
                     SAME_HASHES.to_vec()
@@ -677,19 +679,23 @@ impl SqliteStore {
                     m.outlook.hashes.to_bytes()
                 };
                 let dormant = m.dormant.map(side_code);
-                let updated = update
-                    .execute(params![
-                        kind_code(m.kind),
-                        m.sync_id.0,
-                        m.zoho.version,
-                        zoho_hashes,
-                        m.outlook.version,
-                        outlook_hashes,
-                        dormant,
-                        m.zoho.id,
-                        m.outlook.id,
-                    ])
-                    .db()?;
+                let updated = if new {
+                    0
+                } else {
+                    update
+                        .execute(params![
+                            kind_code(m.kind),
+                            m.sync_id.0,
+                            m.zoho.version,
+                            zoho_hashes,
+                            m.outlook.version,
+                            outlook_hashes,
+                            dormant,
+                            m.zoho.id,
+                            m.outlook.id,
+                        ])
+                        .db()?
+                };
                 if updated == 0 {
                     replace
                         .execute(params![

@@ -71,6 +71,7 @@ fn commit() -> impl Strategy<Value = Commit> {
         prop::collection::vec(queued(), small(3)),
         prop::collection::vec((kind(), sid()), small(2)),
         prop::collection::vec(intent(), small(3)),
+        prop::collection::vec(mapping(), small(3)),
     )
         .prop_map(
             |(
@@ -84,12 +85,14 @@ fn commit() -> impl Strategy<Value = Commit> {
                 queue,
                 unqueue,
                 journal,
+                insert,
             )| {
                 Commit {
                     upsert,
                     remove,
                     settle,
                     journal,
+                    insert,
                     cursors: cursors
                         .into_iter()
                         .map(|(k, s, f, c)| (k, s, format!("f{f}"), Cursor(format!("c{c}"))))
