@@ -134,6 +134,13 @@ const MIGRATIONS: &[&str] = &[
     "#,
 ];
 
+/// The SQL of each schema migration, oldest first (for tests that build an old database and
+/// upgrade it).
+#[doc(hidden)]
+pub fn migrations() -> &'static [&'static str] {
+    MIGRATIONS
+}
+
 /// The newest schema version this release knows.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 

@@ -240,20 +240,37 @@ fn migrations_are_idempotent_on_reopen() {
 }
 
 #[test]
-fn intents_of_the_first_schema_survive_the_upgrade() {
+fn a_first_schema_database_is_upgraded_with_its_mappings_and_intents() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.db");
-    drop(SqliteStore::open(&path).unwrap());
-    // Make it a schema-1 file holding one journalled intent.
+    // A schema-1 file holding one mapping and one journalled intent.
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(crmsync_store::migrations()[0]).unwrap();
         conn.execute_batch(
-            "DROP TABLE intent_batches; PRAGMA user_version = 1; \
+            "PRAGMA user_version = 1; \
+             INSERT INTO meta (key, value) VALUES ('hash_scheme', '1'); \
+             INSERT INTO mappings VALUES (0, 'm1', 'z1', 'zv', X'0200000000000000', \
+                                          'o1', 'ov', X'0300000000000000', NULL); \
              INSERT INTO intents (sync_id, kind, target, source_id, source_version, source_hashes) \
              VALUES ('old', 0, 1, 'z-old', 'v1', X'0100000000000000');",
         )
         .unwrap();
     }
+    let store = SqliteStore::open(&path).unwrap();
+    store.integrity_check().unwrap();
+    let m = store.mappings(Kind::Contact).unwrap();
+    assert_eq!(m.len(), 1);
+    assert_eq!(
+        (m[0].zoho.hashes.0.clone(), m[0].outlook.hashes.0.clone()),
+        (vec![2], vec![3]),
+        "the mapping keeps its hashes"
+    );
+    assert_eq!(
+        (m[0].zoho.version.as_str(), m[0].outlook.id.as_str()),
+        ("zv", "o1")
+    );
+    drop(store);
     let store = SqliteStore::open(&path).unwrap();
     assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
     let found = store.intents(Kind::Contact).unwrap();
