@@ -24,7 +24,7 @@ use crate::report::{
     ConflictReport, DeleteReport, ErrorReport, GuardStop, KindReport, SkipReport, SyncReport,
 };
 use crate::settings::{KindSettings, Settings};
-use crate::store::{Commit, Deferred, Intent, Mapping, SideState, StateStore};
+use crate::store::{Commit, Deferred, Intent, Mapping, SideIndex, SideState, StateStore};
 
 /// After this many failed runs a retryable record is parked until it changes.
 pub const MAX_ATTEMPTS: u32 = 5;
@@ -365,9 +365,17 @@ impl Engine {
         // Both sides are read at once: with real services the read takes the longer of the
         // two round-trip chains, not their sum.
         let [zoho_cursor, outlook_cursor] = cursors;
+        // Both sides listed in full: what their listings are diffed against is read in one
+        // pass over the mappings (a side listed alone, or after an expired cursor, reads its own).
+        let [zoho_index, outlook_index] = if zoho_cursor.is_none() && outlook_cursor.is_none() {
+            let [z, o] = self.store.side_indexes(kind)?;
+            [Some(z), Some(o)]
+        } else {
+            [None, None]
+        };
         let (zoho_read, outlook_read) = futures::join!(
-            self.pull(kind, Side::Zoho, &scope, zoho_cursor),
-            self.pull(kind, Side::Outlook, &scope, outlook_cursor)
+            self.pull(kind, Side::Zoho, &scope, zoho_cursor, zoho_index),
+            self.pull(kind, Side::Outlook, &scope, outlook_cursor, outlook_index)
         );
         let mut pulled = Vec::with_capacity(2);
         for (side, read) in [(Side::Zoho, zoho_read), (Side::Outlook, outlook_read)] {
@@ -743,6 +751,7 @@ impl Engine {
         side: Side,
         scope: &Scope,
         cursor: Option<Cursor>,
+        index: Option<SideIndex>,
     ) -> std::result::Result<Pulled, PullError> {
         let conn = self.conn(side);
         if let Some(cur) = cursor {
@@ -786,10 +795,14 @@ impl Engine {
         // Full listing. An interrupted listing is never diffed: any error fails the kind.
         // Only ids and versions of the mappings are loaded; whole mappings are loaded later for
         // the few records that changed.
-        let index: IdMap<IndexEntry> = self
-            .store
-            .side_index(kind, side)
-            .map_err(PullError::Store)?
+        let index = match index {
+            Some(index) => index,
+            None => self
+                .store
+                .side_index(kind, side)
+                .map_err(PullError::Store)?,
+        };
+        let index: IdMap<IndexEntry> = index
             .into_iter()
             .map(|(id, version, dormant)| {
                 (

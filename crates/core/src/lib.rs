@@ -60,4 +60,6 @@ pub use planner::{Action, Plan, Step};
 pub use report::{Counts, KindReport, SyncReport};
 pub use secret::{AccessToken, AccessTokenProvider, Secret, SecretStore};
 pub use settings::*;
-pub use store::{Commit, Deferred, Intent, Mapping, QueuedConflict, SideState, StateStore};
+pub use store::{
+    Commit, Deferred, Intent, Mapping, QueuedConflict, SideIndex, SideState, StateStore,
+};

@@ -163,6 +163,9 @@ impl Commit {
     }
 }
 
+/// One side's (id, version, dormant) for every mapping of a kind.
+pub type SideIndex = Vec<(String, String, bool)>;
+
 /// Persistent sync state. Implementations must make [`StateStore::journal`] and
 /// [`StateStore::commit`] atomic and durable, and never store secrets.
 pub trait StateStore: Send + Sync {
@@ -170,11 +173,7 @@ pub trait StateStore: Send + Sync {
     fn mappings(&self, kind: Kind) -> Result<Vec<Mapping>, StoreError>;
     /// Every mapping's id and version on one side, with whether the mapping is dormant: what a
     /// full listing is diffed against, without loading whole mappings.
-    fn side_index(
-        &self,
-        kind: Kind,
-        side: Side,
-    ) -> Result<Vec<(String, String, bool)>, StoreError> {
+    fn side_index(&self, kind: Kind, side: Side) -> Result<SideIndex, StoreError> {
         Ok(self
             .mappings(kind)?
             .into_iter()
@@ -184,6 +183,14 @@ pub trait StateStore: Send + Sync {
                 (st.id.clone(), st.version.clone(), dormant)
             })
             .collect())
+    }
+    /// Both sides' [`StateStore::side_index`] (Zoho's, then Outlook's), for a run that lists
+    /// both in full. A store that can read both in one pass should.
+    fn side_indexes(&self, kind: Kind) -> Result<[SideIndex; 2], StoreError> {
+        Ok([
+            self.side_index(kind, Side::Zoho)?,
+            self.side_index(kind, Side::Outlook)?,
+        ])
     }
     /// The mappings holding any of these ids on `side`.
     fn mappings_by_ids(

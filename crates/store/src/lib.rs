@@ -49,7 +49,7 @@ use crmsync_core::field::{FieldSet, HASH_SCHEME};
 use crmsync_core::report::SyncReport;
 use crmsync_core::{
     Commit, Cursor, Deferred, FieldHashes, Intent, Kind, Mapping, QueuedConflict, Record, Side,
-    SideState, StateStore, StoreError, SyncId,
+    SideIndex, SideState, StateStore, StoreError, SyncId,
 };
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, Transaction};
 
@@ -855,6 +855,25 @@ impl StateStore for SqliteStore {
             .query_map([kind_code(kind)], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .db()?;
         rows.collect::<Result<_, _>>().db()
+    }
+
+    fn side_indexes(&self, kind: Kind) -> Result<[SideIndex; 2], StoreError> {
+        // One scan for both sides: the table is read once.
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT zoho_id, zoho_version, outlook_id, outlook_version, dormant IS NOT NULL \
+                 FROM mappings WHERE kind = ?1",
+            )
+            .db()?;
+        let mut rows = stmt.query([kind_code(kind)]).db()?;
+        let (mut zoho, mut outlook) = (vec![], vec![]);
+        while let Some(r) = rows.next().db()? {
+            let dormant: bool = r.get(4).db()?;
+            zoho.push((r.get(0).db()?, r.get(1).db()?, dormant));
+            outlook.push((r.get(2).db()?, r.get(3).db()?, dormant));
+        }
+        Ok([zoho, outlook])
     }
 
     fn mapping_count(&self, kind: Kind) -> Result<usize, StoreError> {

@@ -149,6 +149,17 @@ fn compare(a: &dyn StateStore, b: &dyn StateStore) -> Result<(), TestCaseError> 
             }
         }
         prop_assert_eq!(a.intents(k)?, b.intents(k)?);
+        // Side indexes: the same entries, and one pass for both sides equals one per side.
+        let sorted = |mut v: crmsync_core::SideIndex| {
+            v.sort();
+            v
+        };
+        let [az, ao] = a.side_indexes(k)?;
+        let [bz, bo] = b.side_indexes(k)?;
+        prop_assert_eq!(sorted(az.clone()), sorted(bz));
+        prop_assert_eq!(sorted(ao.clone()), sorted(bo));
+        prop_assert_eq!(sorted(az), sorted(b.side_index(k, Side::Zoho)?));
+        prop_assert_eq!(sorted(ao), sorted(b.side_index(k, Side::Outlook)?));
         prop_assert_eq!(a.deferred(k)?, b.deferred(k)?);
         prop_assert_eq!(a.conflicts(Some(k))?, b.conflicts(Some(k))?);
     }
