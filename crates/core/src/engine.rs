@@ -842,7 +842,10 @@ impl Engine {
                         e.listed = true;
                         // Unchanged since the last sync: nothing to plan.
                         if !e.dormant && e.version == r.version && !e.version.is_empty() {
-                            p.items.remove(&r.id);
+                            // (An earlier page may have listed it with another version.)
+                            if !p.items.is_empty() {
+                                p.items.remove(&r.id);
+                            }
                             continue;
                         }
                     }
