@@ -7,6 +7,7 @@
 //! deltaLink, returned only with `Next::Done`; nextLinks are page tokens.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -48,6 +49,11 @@ pub struct OutlookConnector {
     graph: GraphClient,
     opts: OutlookOptions,
     defaults: Mutex<HashMap<Kind, String>>,
+    /// Set when this round already found no default Contacts folder id (an empty mailbox): the
+    /// writes of the round go to `/me/contacts` without asking again (up to two GETs per
+    /// concurrent batch before), until a created contact reveals the id. Cleared at the start
+    /// of each round's read and before listing folders.
+    no_default_contacts: AtomicBool,
     /// Task id → sync id, remembered from reads: a To Do task gets a new id when moved, so a
     /// vanished task is looked for in the other lists by its sync id.
     task_sync_ids: Mutex<HashMap<String, SyncId>>,
@@ -142,6 +148,7 @@ impl OutlookConnector {
             graph: GraphClient::new(graph_url, auth),
             opts,
             defaults: Mutex::new(HashMap::new()),
+            no_default_contacts: AtomicBool::new(false),
             task_sync_ids: Mutex::new(HashMap::new()),
             known_categories: Mutex::new(BTreeSet::new()),
         }
@@ -153,6 +160,7 @@ impl OutlookConnector {
             graph,
             opts,
             defaults: Mutex::new(HashMap::new()),
+            no_default_contacts: AtomicBool::new(false),
             task_sync_ids: Mutex::new(HashMap::new()),
             known_categories: Mutex::new(BTreeSet::new()),
         }
@@ -185,6 +193,9 @@ impl OutlookConnector {
         if let Some(id) = self.cached_default(Kind::Contact) {
             return Ok(Some(id));
         }
+        if self.no_default_contacts.load(Ordering::SeqCst) {
+            return Ok(None);
+        }
         for path in [
             "/me/contactFolders?$top=1&$select=parentFolderId",
             "/me/contacts?$top=1&$select=parentFolderId",
@@ -195,7 +206,15 @@ impl OutlookConnector {
                 return Ok(Some(id.to_string()));
             }
         }
+        self.no_default_contacts.store(true, Ordering::SeqCst);
         Ok(None)
+    }
+
+    /// A new round (or a folder listing): look for the default Contacts folder again.
+    fn forget_missing_default(&self, scope: &Scope, page: &Option<String>) {
+        if scope.kind == Kind::Contact && page.is_none() {
+            self.no_default_contacts.store(false, Ordering::SeqCst);
+        }
     }
 
     async fn default_task_list(&self) -> Result<String> {
@@ -614,6 +633,7 @@ impl OutlookConnector {
     }
 
     async fn contact_folders(&self) -> Result<Vec<Container>> {
+        self.no_default_contacts.store(false, Ordering::SeqCst);
         let mut out = Vec::new();
         let default = self.default_contact_folder().await?;
         let default_id = default.clone().unwrap_or_default();
@@ -808,6 +828,7 @@ impl Connector for OutlookConnector {
         cursor: &Cursor,
         req: &PageRequest,
     ) -> Result<ChangePage, ConnectorError> {
+        self.forget_missing_default(&req.scope, &req.page);
         if !cursor.0.starts_with("http") {
             // A listing without delta (a non-primary calendar): list again.
             return Err(ConnectorError::cursor_expired());
@@ -817,6 +838,7 @@ impl Connector for OutlookConnector {
     }
 
     async fn list(&self, req: &PageRequest) -> Result<ChangePage, ConnectorError> {
+        self.forget_missing_default(&req.scope, &req.page);
         let (url, _) = self.first_url(&req.scope).await.map_err(ce)?;
         let url = req.page.clone().unwrap_or(url);
         let mut page = self.read_page(&req.scope, &url, None).await.map_err(ce)?;

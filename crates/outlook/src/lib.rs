@@ -41,7 +41,7 @@
 //!   so created ids are immutable ids and match what delta returns.
 //! - The default Contacts folder id is the `parentFolderId` of a top-level folder or of a contact
 //!   in `/me/contacts`; in an empty mailbox it is learnt from the first created contact, and
-//!   `/me/contacts` is used until then.
+//!   `/me/contacts` is used until then (asked once per round, not once per concurrent batch).
 //! - A non-primary calendar has no delta in v1.0: its listing is a windowed `calendarView`, and
 //!   `changes` answers `CursorExpired` so the engine lists (and diffs by version) every run.
 //! - Occurrences in calendar delta are replaced by their series master (fetched in a batch).

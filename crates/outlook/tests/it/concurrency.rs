@@ -168,3 +168,34 @@ async fn retries_of_throttled_items_stay_bounded_and_keep_the_window_at_its_floo
         2 * 6 * 20
     );
 }
+
+#[tokio::test]
+async fn an_empty_mailbox_is_asked_for_its_default_folder_once_per_round() {
+    let t = start().await;
+    let sc = scope(Kind::Contact, None);
+    // The round's read: an empty mailbox cannot tell the default folder's id.
+    let first = t
+        .conn
+        .list(&crmsync_core::PageRequest {
+            scope: sc.clone(),
+            page: None,
+        })
+        .await
+        .unwrap();
+    assert!(first.items.is_empty());
+    let lookups = |t: &T| {
+        let c = t.emu.counters();
+        c.get("GET /me/contactFolders") + c.get("GET /me/contacts")
+    };
+    let before = lookups(&t);
+    assert!(before >= 2, "the read asked: {:?}", t.emu.counters());
+    // Concurrent batches of creates do not ask again; the first created contact tells.
+    let n = 200;
+    let results = create_like_the_engine(&t, &sc, n).await;
+    assert_each_once(&t, &results, n);
+    assert_eq!(lookups(&t), before, "{:?}", t.emu.counters());
+    assert_eq!(
+        t.conn.default_contact_folder().await.unwrap(),
+        Some(t.emu.default_contact_folder())
+    );
+}
