@@ -103,6 +103,9 @@ pub struct GraphFaults {
     pub expire_delta_after_pages: Option<u32>,
     /// Share of changed items a delta page repeats (the docs allow repeats within a round).
     pub delta_replay_rate: f64,
+    /// The next this-many `$batch` envelopes are answered 429 as a whole (with `Retry-After`)
+    /// before any of their items runs; counted down as they are used.
+    pub throttle_batches: u32,
 }
 
 impl Default for GraphFaults {
@@ -117,6 +120,7 @@ impl Default for GraphFaults {
             concurrency_limit: Some(4),
             expire_delta_after_pages: None,
             delta_replay_rate: 0.0,
+            throttle_batches: 0,
         }
     }
 }

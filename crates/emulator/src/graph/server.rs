@@ -343,6 +343,17 @@ async fn batch(shared: &Arc<Shared>, envelope: Req) -> Resp {
     if envelope.bad_body {
         return batch_error("Invalid JSON in the batch payload.");
     }
+    let retry_after = {
+        let mut st = shared.lock();
+        (st.faults.throttle_batches > 0).then(|| {
+            st.faults.throttle_batches -= 1;
+            st.count("throttled: $batch envelope".into());
+            st.faults.retry_after_secs
+        })
+    };
+    if let Some(secs) = retry_after {
+        return throttled(secs);
+    }
     let items = match parse_batch(&envelope) {
         Ok(i) => i,
         Err(r) => return r,

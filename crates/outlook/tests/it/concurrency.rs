@@ -199,3 +199,32 @@ async fn an_empty_mailbox_is_asked_for_its_default_folder_once_per_round() {
         Some(t.emu.default_contact_folder())
     );
 }
+
+#[tokio::test]
+async fn a_throttled_batch_envelope_is_sent_again_after_retry_after_and_lands_once() {
+    let t = start().await;
+    let sc = scope(Kind::Contact, None);
+    t.conn.default_contact_folder().await.unwrap();
+    // Two envelopes answered 429 as a whole, before any item runs.
+    t.emu.set_faults(GraphFaults {
+        throttle_batches: 2,
+        retry_after_secs: 0.02,
+        ..t.emu.faults()
+    });
+    t.emu.reset_counters();
+    let n = 60;
+    let results = create_like_the_engine(&t, &sc, n).await;
+    assert_each_once(&t, &results, n);
+    let c = t.emu.counters();
+    assert_eq!(c.get("throttled: $batch envelope"), 2, "{c:?}");
+    assert_eq!(
+        c.get("POST /$batch"),
+        3 + 2,
+        "three batches, two sent again: {c:?}"
+    );
+    assert_eq!(
+        t.conn.batch_window(),
+        1,
+        "a throttled envelope shrinks the window"
+    );
+}
