@@ -399,7 +399,8 @@ impl Engine {
             let p = &mut pulled[i];
             seen[i].reserve(p.items.len());
             let mut vanished: Vec<String> = vec![];
-            for (id, item) in p.items.drain() {
+            // Taken, not drained: the map's table is freed here, not at the end of the run.
+            for (id, item) in std::mem::take(&mut p.items) {
                 match item {
                     ChangeItem::Upsert(r) => {
                         seen[i].insert(id, Seen::Present(r));
