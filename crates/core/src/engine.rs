@@ -80,7 +80,6 @@ pub trait SyncObserver: Send + Sync {
     fn on_progress(&self, progress: &Progress);
 }
 
-/// Cancels a running sync: batches already sent finish and are committed, no new batch starts,
 /// Results are committed together once they cover this many batches or operations, whichever
 /// comes first (see `Engine::execute`): a bound on what a crash leaves to recovery (16 batches
 /// of Graph's 20 creates are 320 lookups by sync id), and on write amplification (every group
@@ -97,14 +96,6 @@ fn not_synced(kr: &mut KindReport, side: Side, id: String, title: String, reason
         title,
         reason: format!("not synced: {reason}"),
     });
-}
-
-/// `0` for Zoho, `1` for Outlook.
-fn side_index(side: Side) -> usize {
-    match side {
-        Side::Zoho => 0,
-        Side::Outlook => 1,
-    }
 }
 
 /// One batch of writes to one side.
@@ -138,6 +129,7 @@ impl<'p> Batch<'p> {
     }
 }
 
+/// Cancels a running sync: batches already sent finish and are committed, no new batch starts,
 /// and no cursor advances.
 #[derive(Debug, Clone, Default)]
 pub struct CancelToken(Arc<AtomicBool>);
@@ -507,7 +499,7 @@ impl Engine {
         }
         // Parked records are left alone until they change.
         for d in deferred.iter().filter(|d| d.parked) {
-            let i = if d.side == Side::Zoho { 0 } else { 1 };
+            let i = d.side.index();
             if let Some(Seen::Present(r)) = seen[i].get(&d.id) {
                 if r.version == d.version {
                     kr.skipped.push(SkipReport {
@@ -960,13 +952,13 @@ impl Engine {
         let mut remaining: Vec<usize> = vec![0; plan.steps.len()];
         for (i, step) in plan.steps.iter().enumerate() {
             for (side, op) in &step.writes {
-                per_side[side_index(*side)].push((i, op));
+                per_side[side.index()].push((i, op));
                 remaining[i] += 1;
             }
         }
         let mut creates: [Vec<&PlannedCreate>; 2] = [vec![], vec![]];
         for c in &plan.creates {
-            creates[side_index(c.source.other())].push(c);
+            creates[c.source.other().index()].push(c);
         }
         let total = (per_side[0].len() + per_side[1].len() + plan.creates.len()) as u64;
         if total == 0 {
@@ -1061,7 +1053,7 @@ impl Engine {
                     let ops: Vec<Operation> = batch.ops(plan).map(|(o, _)| o.clone()).collect();
                     if ops.is_empty() {
                         // Every create of the chunk vanished from the input (cannot happen).
-                        in_flight[side_index(side)] -= 1;
+                        in_flight[side.index()] -= 1;
                         continue;
                     }
                     running.push(async move {
@@ -1073,7 +1065,7 @@ impl Engine {
             let Some((side, batch, res)) = running.next().await else {
                 break;
             };
-            in_flight[side_index(side)] -= 1;
+            in_flight[side.index()] -= 1;
             let n = batch.len();
             let res = match res {
                 Err(call_err) => {

@@ -63,6 +63,14 @@ impl Side {
     /// Both sides.
     pub const BOTH: [Side; 2] = [Side::Zoho, Side::Outlook];
 
+    /// `0` for Zoho, `1` for Outlook: the position of a side in `[zoho, outlook]` pairs.
+    pub fn index(self) -> usize {
+        match self {
+            Side::Zoho => 0,
+            Side::Outlook => 1,
+        }
+    }
+
     /// The other side.
     pub fn other(self) -> Side {
         match self {

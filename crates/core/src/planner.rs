@@ -224,13 +224,6 @@ pub struct PlanInput<'a> {
     pub queued: HashSet<SyncId>,
 }
 
-fn idx(side: Side) -> usize {
-    match side {
-        Side::Zoho => 0,
-        Side::Outlook => 1,
-    }
-}
-
 /// The state of one side of a mapped pair in this run.
 enum SideView<'a> {
     /// Not seen, or seen with the stored version: nothing changed.
@@ -375,7 +368,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
 
 impl<'a> Planner<'a> {
     fn schema(&self, side: Side) -> &'a FieldSchema {
-        self.input.schemas[idx(side)]
+        self.input.schemas[side.index()]
     }
 
     fn seen(&self, side: Side) -> &'a IdMap<Seen> {
@@ -442,12 +435,12 @@ impl<'a> Planner<'a> {
             let mut ids: Vec<&String> = self.seen(side).keys().collect();
             ids.sort();
             for id in ids {
-                if mapped[idx(side)].contains(id.as_str()) {
+                if mapped[side.index()].contains(id.as_str()) {
                     continue;
                 }
                 if let Some(Seen::Present(r)) = self.seen(side).get(id) {
                     if in_scope(input.settings, side, &r.record) {
-                        fresh[idx(side)].push(r);
+                        fresh[side.index()].push(r);
                     }
                 }
             }

@@ -231,13 +231,6 @@ fn conn_of(h: &Harness, side: Side) -> &Arc<MemoryConnector> {
     }
 }
 
-fn si(side: Side) -> usize {
-    match side {
-        Side::Zoho => 0,
-        Side::Outlook => 1,
-    }
-}
-
 /// Polls a future that completes without waiting unless a simulated crash made it hang forever:
 /// `None` = the process "died" (the future is dropped, as a killed process would be).
 fn run_or_crash<F: Future>(fut: F) -> Option<F::Output> {
@@ -293,7 +286,7 @@ impl Harness {
     fn live(&self, side: Side) -> Vec<u32> {
         self.logical
             .iter()
-            .filter(|(_, l)| !l.detached && l.ids[si(side)].is_some())
+            .filter(|(_, l)| !l.detached && l.ids[side.index()].is_some())
             .map(|(t, _)| *t)
             .collect()
     }
@@ -306,7 +299,7 @@ impl Harness {
                 let id =
                     conn_of(self, *side).insert(new_record(self.kind, t, v), self.container(*side));
                 let mut ids = [None, None];
-                ids[si(*side)] = Some(id);
+                ids[side.index()] = Some(id);
                 self.logical.insert(
                     t,
                     Logical {
@@ -359,7 +352,7 @@ impl Harness {
                     // twins, and two records are right. The oracle does not model that.
                     return;
                 }
-                let id = l.ids[si(*side)].clone().unwrap_or_default();
+                let id = l.ids[side.index()].clone().unwrap_or_default();
                 conn_of(self, *side).update(&id, |r| set(r, *f, v));
             }
             UserOp::Delete(side, n) => {
@@ -368,7 +361,9 @@ impl Harness {
                     return;
                 }
                 let t = live[n % live.len()];
-                let id = self.logical[&t].ids[si(*side)].clone().unwrap_or_default();
+                let id = self.logical[&t].ids[side.index()]
+                    .clone()
+                    .unwrap_or_default();
                 conn_of(self, *side).delete(&id);
             }
             UserOp::LeaveScope(n) => {
@@ -512,7 +507,7 @@ impl Harness {
         for side in Side::BOTH {
             for r in conn_of(self, side).records(kind) {
                 if let Some(t) = tag(&r.record) {
-                    by_tag[si(side)].entry(t).or_default().push((
+                    by_tag[side.index()].entry(t).or_default().push((
                         r.id,
                         (*r.record).clone(),
                         r.container,
@@ -522,7 +517,7 @@ impl Harness {
         }
         // No duplicates.
         for side in Side::BOTH {
-            for (t, v) in &by_tag[si(side)] {
+            for (t, v) in &by_tag[side.index()] {
                 if v.len() > 1 {
                     return Err(format!("record u{t} exists {} times in {side}", v.len()));
                 }
@@ -641,7 +636,7 @@ impl Harness {
         // Nothing outside the model appeared (a record created out of nowhere is a duplicate).
         let known: HashSet<u32> = self.logical.keys().copied().collect();
         for side in Side::BOTH {
-            for t in by_tag[si(side)].keys() {
+            for t in by_tag[side.index()].keys() {
                 if !known.contains(t) && !before.contains_key(t) {
                     return Err(format!("unexpected record u{t} in {side}"));
                 }
