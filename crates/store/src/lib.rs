@@ -254,23 +254,10 @@ impl IntentIndex {
         for i in intents {
             last.insert(&i.sync_id, i);
         }
-        let mut list: Vec<Intent> = last.into_values().cloned().collect();
-        list.sort_by(|a, b| a.sync_id.cmp(&b.sync_id));
-        let again: Vec<SyncId> = list
-            .iter()
-            .filter(|i| self.row_of.contains_key(&i.sync_id))
-            .map(|i| i.sync_id.clone())
-            .collect();
-        self.settle(tx, &again)?;
-        // The first schema's table may hold them too.
-        for i in list.iter().filter(|_| self.legacy) {
-            if !again.contains(&i.sync_id) {
-                tx.prepare_cached("DELETE FROM intents WHERE sync_id = ?1")
-                    .db()?
-                    .execute([&i.sync_id.0])
-                    .db()?;
-            }
-        }
+        let list: Vec<Intent> = last.into_values().cloned().collect();
+        // Earlier copies, in a batch row or in the first schema's table, are settled first.
+        let ids: Vec<SyncId> = list.iter().map(|i| i.sync_id.clone()).collect();
+        self.settle(tx, &ids)?;
         tx.prepare_cached("INSERT INTO intent_batches (body) VALUES (?1)")
             .db()?
             .execute([encode_intents(&list)?])
