@@ -314,9 +314,7 @@ impl MemoryConnector {
             Some(r) => inner.unsupported.insert(id.to_string(), r.to_string()),
             None => inner.unsupported.remove(id),
         };
-        inner.seq += 1;
-        let seq = inner.seq;
-        inner.log.push((seq, id.to_string()));
+        Self::touch(&mut inner, id);
     }
 
     /// Makes every cursor handed out so far invalid (the next `changes` fails with
