@@ -263,16 +263,9 @@ impl SideView<'_> {
 pub fn in_scope(settings: &KindSettings, side: Side, record: &Record) -> bool {
     match record {
         Record::Event(e) if side == Side::Outlook => {
-            let has = |name: &str| {
-                e.categories
-                    .iter()
-                    .any(|c| norm_text(c).to_lowercase() == norm_text(name).to_lowercase())
-            };
-            let cat_ok = match &settings.category_filter {
-                CategoryFilter::All => true,
-                CategoryFilter::ZohoOnly => has(&settings.zoho_category),
-                CategoryFilter::Chosen(names) => names.iter().any(|n| has(n)),
-            };
+            let cat_ok = settings
+                .category_filter
+                .admits(&e.categories, &settings.zoho_category);
             let private = matches!(
                 e.sensitivity,
                 Sensitivity::Private | Sensitivity::Confidential

@@ -58,6 +58,20 @@ pub enum CategoryFilter {
     Chosen(Vec<String>),
 }
 
+impl CategoryFilter {
+    /// Whether an event with these categories passes (names compared trimmed and
+    /// case-insensitively); `zoho_category` is the name [`CategoryFilter::ZohoOnly`] looks for.
+    pub fn admits<S: AsRef<str>>(&self, categories: &[S], zoho_category: &str) -> bool {
+        let key = |s: &str| crate::field::norm_text(s).to_lowercase();
+        let has = |name: &str| categories.iter().any(|c| key(c.as_ref()) == key(name));
+        match self {
+            CategoryFilter::All => true,
+            CategoryFilter::ZohoOnly => has(zoho_category),
+            CategoryFilter::Chosen(names) => names.iter().any(|n| has(n)),
+        }
+    }
+}
+
 /// Who wins fields changed on both sides.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

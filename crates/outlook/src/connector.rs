@@ -12,9 +12,9 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use crmsync_core::{
-    Capabilities, CategoryFilter, ChangeItem, ChangePage, Connector, ConnectorError, Container,
-    CreateMode, Cursor, FieldSet, Kind, Next, OpResult, Operation, PageRequest, Record,
-    RecordError, RecordErrorKind, RemoteRecord, Scope, SyncId, Vanish, Written,
+    Capabilities, ChangeItem, ChangePage, Connector, ConnectorError, Container, CreateMode, Cursor,
+    FieldSet, Kind, Next, OpResult, Operation, PageRequest, Record, RecordError, RecordErrorKind,
+    RemoteRecord, Scope, SyncId, Vanish, Written,
 };
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -96,22 +96,12 @@ fn is_exception(v: &Value) -> bool {
 /// Whether an event's categories pass the scope's category filter (Graph cannot filter delta
 /// by category, so the connector looks before reporting what it will not sync).
 fn passes_categories(scope: &Scope, v: &Value) -> bool {
-    let cats: Vec<String> = v
+    let cats: Vec<&str> = v
         .get("categories")
         .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(|c| c.trim().to_lowercase())
-                .collect()
-        })
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
-    let has = |name: &str| cats.contains(&name.trim().to_lowercase());
-    match &scope.categories {
-        CategoryFilter::All => true,
-        CategoryFilter::ZohoOnly => has(&scope.zoho_category),
-        CategoryFilter::Chosen(names) => names.iter().any(|n| has(n)),
-    }
+    scope.categories.admits(&cats, &scope.zoho_category)
 }
 
 /// An exception (an edited occurrence of a series) as a record this connector does not sync,
