@@ -5,7 +5,7 @@
 //! listing), classify records that left a view, plan, guard, execute in batches (journalling
 //! creates first, committing each batch in one transaction), and advance cursors last.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -16,7 +16,7 @@ use crate::connector::{
     ChangeItem, Connector, Cursor, Next, OpResult, Operation, PageRequest, RecordError,
     RecordErrorKind, RemoteRecord, Scope, SyncId, Vanish, Window, Written,
 };
-use crate::error::{ConnectorError, ConnectorErrorKind, Result, SyncError};
+use crate::error::{ConnectorError, ConnectorErrorKind, Result, StoreError, SyncError};
 use crate::field::{FieldHashes, FieldSchema};
 use crate::model::{IdMap, Kind, Side};
 use crate::planner::{self, Action, Plan, PlanInput, PlannedCreate, Seen, Step};
@@ -24,7 +24,9 @@ use crate::report::{
     ConflictReport, DeleteReport, ErrorReport, GuardStop, KindReport, SkipReport, SyncReport,
 };
 use crate::settings::{KindSettings, Settings};
-use crate::store::{Commit, Deferred, Intent, Mapping, SideIndex, SideState, StateStore};
+use crate::store::{
+    Commit, CommitTicket, Deferred, Intent, Mapping, SideIndex, SideState, StateStore,
+};
 
 /// After this many failed runs a retryable record is parked until it changes.
 pub const MAX_ATTEMPTS: u32 = 5;
@@ -85,7 +87,45 @@ pub trait SyncObserver: Send + Sync {
 /// of Graph's 20 creates are 320 lookups by sync id), and on write amplification (every group
 /// rewrites the index pages it touches).
 const GROUP_COMMIT_BATCHES: usize = 16;
-const GROUP_COMMIT_OPS: usize = 16_384;
+const GROUP_COMMIT_OPS: usize = 8_192;
+
+/// Creates are expanded and their intents journalled up to this many batches and operations
+/// ahead of sending, topped up (in a commit that also takes the results gathered so far) once
+/// half of them are sent. A batch's journal commit was thus started about a group earlier and is
+/// durable before the batch goes: the engine does not wait for the store, whose writer commits
+/// one group while the next is sent. Bounds the steps held in memory ahead of sending.
+const JOURNAL_AHEAD_BATCHES: usize = 2 * GROUP_COMMIT_BATCHES;
+const JOURNAL_AHEAD_OPS: usize = 2 * GROUP_COMMIT_OPS;
+
+/// Commits started in the background ([`StateStore::commit_in_background`]), oldest first.
+#[derive(Default)]
+struct Background {
+    tickets: VecDeque<CommitTicket>,
+    /// How many were started.
+    started: u64,
+    /// How many are known durable (the first `durable` started).
+    durable: u64,
+}
+
+impl Background {
+    /// Starts a commit; it is number `self.started` once this returns.
+    fn start(&mut self, store: &dyn StateStore, c: Commit) {
+        self.tickets.push_back(store.commit_in_background(c));
+        self.started += 1;
+    }
+
+    /// Waits until the first `n` commits are durable; the first that failed is the error.
+    async fn wait_for(&mut self, n: u64) -> std::result::Result<(), StoreError> {
+        while self.durable < n {
+            let Some(t) = self.tickets.pop_front() else {
+                break;
+            };
+            t.await?;
+            self.durable += 1;
+        }
+        Ok(())
+    }
+}
 
 /// Reports a record the connector cannot sync ([`ChangeItem::Unsupported`]).
 fn not_synced(kr: &mut KindReport, side: Side, id: String, title: String, reason: &str) {
@@ -966,11 +1006,14 @@ impl Engine {
         }
         let mut results: Vec<Vec<(Side, OpResult, bool)>> = vec![vec![]; plan.steps.len()];
         let mut stopped = false;
-        let mut queues: [std::collections::VecDeque<Vec<(usize, &Operation)>>; 2] =
-            Default::default();
+        let mut queues: [VecDeque<Vec<(usize, &Operation)>>; 2] = Default::default();
         let mut limit = [1usize; 2];
         let mut max_batch = [1usize; 2];
         let mut next_create = [0usize; 2];
+        // Creates expanded and journalled ahead of sending: (the background commit that
+        // journals them, the batch's steps), and how many operations that is per side.
+        let mut ready: [VecDeque<(u64, Vec<Step>)>; 2] = Default::default();
+        let mut ahead_ops = [0usize; 2];
         for (si, side) in Side::BOTH.into_iter().enumerate() {
             let caps = self.conn(side).capabilities();
             limit[si] = caps.max_concurrency.max(1);
@@ -983,32 +1026,86 @@ impl Engine {
         // Results of finished batches not yet committed (group commit): they go to the store
         // once they cover GROUP_COMMIT_BATCHES or _OPS, when nothing is left to launch, and at the
         // end. Each index page is then written once per group rather than once per batch.
-        // Intents are journalled, durably, before their batch is sent, so a crash before the
-        // group commit loses nothing: recovery finds the creates by sync id, and an update or
-        // delete whose result was not stored is seen as an echo next run.
+        // Commits run in the background (see `Background`): the store writes one group while
+        // the next is sent. Intents are journalled, durably, before their batch is sent, so a
+        // crash before a group's commit loses nothing: recovery finds the creates by sync id,
+        // and an update or delete whose result was not stored is seen as an echo next run.
         let mut pending = Commit::default();
         let mut pending_ops = 0usize;
         let mut pending_batches = 0usize;
+        let mut bg = Background::default();
         let mut done = 0u64;
         let mut complete = true;
-        let left = |queues: &[std::collections::VecDeque<_>; 2], next: &[usize; 2]| {
-            (0..2).any(|i| !queues[i].is_empty() || next[i] < creates[i].len())
+        let left = |queues: &[VecDeque<_>; 2], ready: &[VecDeque<_>; 2], next: &[usize; 2]| {
+            (0..2).any(|i| !queues[i].is_empty() || !ready[i].is_empty() || next[i] < creates[i].len())
+        };
+        let intent = |side: Side, sync_id: &SyncId, step: &Step| {
+            let m = step.store.as_ref()?;
+            Some(Intent {
+                kind,
+                sync_id: sync_id.clone(),
+                target: side,
+                source: m.side(side.other()).clone(),
+            })
         };
         loop {
+            let go = !stopped && !self.cancel.is_cancelled();
+            // Journal ahead: once fewer than half of JOURNAL_AHEAD_* creates are journalled
+            // and not yet sent, expand and journal creates up to the full amount, in a commit
+            // that also takes the results gathered so far.
+            let mut topped_up = false;
+            for (si, side) in Side::BOTH.into_iter().enumerate() {
+                let low = ready[si].len() <= JOURNAL_AHEAD_BATCHES / 2
+                    && ahead_ops[si] <= JOURNAL_AHEAD_OPS / 2;
+                if !go || !low {
+                    continue;
+                }
+                while next_create[si] < creates[si].len()
+                    && ready[si].len() < JOURNAL_AHEAD_BATCHES
+                    && ahead_ops[si] < JOURNAL_AHEAD_OPS
+                {
+                    let end = (next_create[si] + max_batch[si]).min(creates[si].len());
+                    let steps: Vec<Step> = creates[si][next_create[si]..end]
+                        .iter()
+                        .filter_map(|c| planner::expand_create(input, c))
+                        .collect();
+                    next_create[si] = end;
+                    if steps.is_empty() {
+                        // Every create of the chunk vanished from the input (cannot happen).
+                        continue;
+                    }
+                    for step in &steps {
+                        for (_, op) in &step.writes {
+                            if let Operation::Create { sync_id, .. } = op {
+                                pending.journal.extend(intent(side, sync_id, step));
+                            }
+                        }
+                    }
+                    ahead_ops[si] += steps.len();
+                    ready[si].push_back((bg.started + 1, steps));
+                    topped_up = true;
+                }
+            }
+            if topped_up {
+                bg.start(&*self.store, std::mem::take(&mut pending));
+                pending_ops = 0;
+                pending_batches = 0;
+            }
+
             // Launch what the limits allow.
             let mut launch: Vec<(Side, Batch<'_>)> = vec![];
-            if !stopped && !self.cancel.is_cancelled() {
+            if go {
                 for (si, side) in Side::BOTH.into_iter().enumerate() {
                     while in_flight[si] < limit[si] {
                         let batch = if let Some(b) = queues[si].pop_front() {
                             Batch::Planned(b)
-                        } else if next_create[si] < creates[si].len() {
-                            let end = (next_create[si] + max_batch[si]).min(creates[si].len());
-                            let steps: Vec<Step> = creates[si][next_create[si]..end]
-                                .iter()
-                                .filter_map(|c| planner::expand_create(input, c))
-                                .collect();
-                            next_create[si] = end;
+                        } else if let Some((seq, _)) = ready[si].front() {
+                            // Its intents must be durable first (normally they long are).
+                            bg.wait_for(*seq).await?;
+                            let Some((_, steps)) = ready[si].pop_front() else {
+                                break;
+                            };
+                            ahead_ops[si] -= steps.len();
                             Batch::Created(steps)
                         } else {
                             break;
@@ -1018,49 +1115,30 @@ impl Engine {
                     }
                 }
             }
-            if !launch.is_empty() {
-                for (side, batch) in &launch {
-                    let intent = |sync_id: &SyncId, step: &Step| {
-                        let m = step.store.as_ref()?;
-                        Some(Intent {
-                            kind,
-                            sync_id: sync_id.clone(),
-                            target: *side,
-                            source: m.side(side.other()).clone(),
-                        })
-                    };
+            // Planned steps may create too (a record restored after a delete): their intents
+            // are journalled now, and durable before the batch goes.
+            for (side, batch) in &launch {
+                if let Batch::Planned(_) = batch {
                     for (op, step) in batch.ops(plan) {
                         if let Operation::Create { sync_id, .. } = op {
-                            pending.journal.extend(intent(sync_id, step));
+                            pending.journal.extend(intent(*side, sync_id, step));
                         }
                     }
                 }
-                if pending_ops >= GROUP_COMMIT_OPS || pending_batches >= GROUP_COMMIT_BATCHES {
-                    // Due anyway: one transaction for the results and the intents.
-                    self.store.commit(&std::mem::take(&mut pending))?;
-                    pending_ops = 0;
-                    pending_batches = 0;
-                } else if !pending.journal.is_empty() {
-                    // Only the intents: a small append, durable before the remote writes.
-                    let journal = Commit {
-                        journal: std::mem::take(&mut pending.journal),
-                        ..Default::default()
-                    };
-                    self.store.commit(&journal)?;
-                }
-                for (side, batch) in launch {
-                    let conn = self.conn(side).clone();
-                    let ops: Vec<Operation> = batch.ops(plan).map(|(o, _)| o.clone()).collect();
-                    if ops.is_empty() {
-                        // Every create of the chunk vanished from the input (cannot happen).
-                        in_flight[side.index()] -= 1;
-                        continue;
-                    }
-                    running.push(async move {
-                        let res = conn.apply(scope, ops).await;
-                        (side, batch, res)
-                    });
-                }
+            }
+            if !pending.journal.is_empty() {
+                bg.start(&*self.store, std::mem::take(&mut pending));
+                pending_ops = 0;
+                pending_batches = 0;
+                bg.wait_for(bg.started).await?;
+            }
+            for (side, batch) in launch {
+                let conn = self.conn(side).clone();
+                let ops: Vec<Operation> = batch.ops(plan).map(|(o, _)| o.clone()).collect();
+                running.push(async move {
+                    let res = conn.apply(scope, ops).await;
+                    (side, batch, res)
+                });
             }
             let Some((side, batch, res)) = running.next().await else {
                 break;
@@ -1139,20 +1217,33 @@ impl Engine {
                     }
                 }
             }
-            // Nothing left to launch (or stopping): no journal write to ride along with, so
-            // the results go to the store at once.
-            let idle = stopped || self.cancel.is_cancelled() || !left(&queues, &next_create);
-            if idle && !pending.is_empty() {
-                self.store.commit(&std::mem::take(&mut pending))?;
+            let idle = stopped
+                || self.cancel.is_cancelled()
+                || !left(&queues, &ready, &next_create);
+            if (idle || pending_ops >= GROUP_COMMIT_OPS || pending_batches >= GROUP_COMMIT_BATCHES)
+                && !pending.is_empty()
+            {
+                bg.start(&*self.store, std::mem::take(&mut pending));
                 pending_ops = 0;
                 pending_batches = 0;
             }
             self.emit(Progress::Writing { kind, done, total });
         }
-        if !pending.is_empty() {
-            self.store.commit(&pending)?;
+        // Creates journalled but never sent (stopped or cancelled): they did not happen.
+        for (_, steps) in ready.iter_mut().flat_map(std::mem::take) {
+            for step in &steps {
+                for (_, op) in &step.writes {
+                    if let Operation::Create { sync_id, .. } = op {
+                        pending.settle.push(sync_id.clone());
+                    }
+                }
+            }
         }
-        if left(&queues, &next_create) {
+        if !pending.is_empty() {
+            bg.start(&*self.store, pending);
+        }
+        bg.wait_for(bg.started).await?;
+        if left(&queues, &ready, &next_create) {
             complete = false;
         }
         Ok(complete && !self.cancel.is_cancelled())

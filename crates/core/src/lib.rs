@@ -61,5 +61,5 @@ pub use report::{Counts, KindReport, SyncReport};
 pub use secret::{AccessToken, AccessTokenProvider, Secret, SecretStore};
 pub use settings::*;
 pub use store::{
-    Commit, Deferred, Intent, Mapping, QueuedConflict, SideIndex, SideState, StateStore,
+    Commit, CommitTicket, Deferred, Intent, Mapping, QueuedConflict, SideIndex, SideState, StateStore,
 };

@@ -166,6 +166,10 @@ impl Commit {
 /// One side's (id, version, dormant) for every mapping of a kind.
 pub type SideIndex = Vec<(String, String, bool)>;
 
+/// A commit started with [`StateStore::commit_in_background`]: resolves once the commit is
+/// durable (or failed). Dropping it does not cancel the commit.
+pub type CommitTicket = futures::future::BoxFuture<'static, Result<(), StoreError>>;
+
 /// Persistent sync state. Implementations must make [`StateStore::journal`] and
 /// [`StateStore::commit`] atomic and durable, and never store secrets.
 pub trait StateStore: Send + Sync {
@@ -216,6 +220,14 @@ pub trait StateStore: Send + Sync {
     fn journal(&self, intents: &[Intent]) -> Result<(), StoreError>;
     /// Applies one batch's results (one transaction).
     fn commit(&self, commit: &Commit) -> Result<(), StoreError>;
+    /// Starts a commit and returns at once; the ticket resolves when it is durable. The engine
+    /// uses it to write results while it goes on sending batches (a store with its own writer
+    /// thread overlaps the two). Contract: commits take effect in the order they were started,
+    /// each atomically, and every later call on the store (a read, a [`StateStore::commit`])
+    /// sees all of them. The default commits at once, before returning.
+    fn commit_in_background(&self, commit: Commit) -> CommitTicket {
+        Box::pin(futures::future::ready(self.commit(&commit)))
+    }
     /// Deferred records of a kind.
     fn deferred(&self, kind: Kind) -> Result<Vec<Deferred>, StoreError>;
     /// Queued conflicts (all kinds when `None`).

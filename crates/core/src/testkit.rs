@@ -231,15 +231,31 @@ fn conn_of(h: &Harness, side: Side) -> &Arc<MemoryConnector> {
     }
 }
 
-/// Polls a future that completes without waiting unless a simulated crash made it hang forever:
-/// `None` = the process "died" (the future is dropped, as a killed process would be).
-fn run_or_crash<F: Future>(fut: F) -> Option<F::Output> {
-    let waker = futures::task::noop_waker();
+/// Wakes a parked thread.
+struct Unpark(std::thread::Thread);
+
+impl std::task::Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Runs a future to completion unless a simulated crash made it hang forever: `None` = the
+/// process "died" (`crashed()` holds while the future is pending; the future is dropped, as a
+/// killed process would be). The only other thing it may wait for is a store's background
+/// commit, which wakes it; a future pending for a minute without a crash is a hang (`None`).
+fn run_or_crash<F: Future>(fut: F, crashed: impl Fn() -> bool) -> Option<F::Output> {
+    let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
     let mut cx = Context::from_waker(&waker);
     let mut fut = pin!(fut);
-    match fut.as_mut().poll(&mut cx) {
-        Poll::Ready(v) => Some(v),
-        Poll::Pending => None,
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        match fut.as_mut().poll(&mut cx) {
+            Poll::Ready(v) => return Some(v),
+            Poll::Pending if crashed() || std::time::Instant::now() > deadline => return None,
+            // Woken by the store's writer; the timeout only bounds a lost wake-up.
+            Poll::Pending => std::thread::park_timeout(std::time::Duration::from_millis(50)),
+        }
     }
 }
 
@@ -403,7 +419,8 @@ impl Harness {
             kinds: Some(vec![self.kind]),
             ..Default::default()
         };
-        let out = run_or_crash(engine.sync(&self.settings, &opts, now));
+        let zoho = self.zoho.clone();
+        let out = run_or_crash(engine.sync(&self.settings, &opts, now), || zoho.crashed());
         out.map(|r| {
             r.expect("a sync over in-memory services does not fail")
                 .report

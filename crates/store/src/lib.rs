@@ -41,16 +41,17 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use crmsync_core::field::{FieldSet, HASH_SCHEME};
 use crmsync_core::report::SyncReport;
 use crmsync_core::{
-    Commit, Cursor, Deferred, FieldHashes, Intent, Kind, Mapping, QueuedConflict, Record, Side,
+    Commit, CommitTicket, Cursor, Deferred, FieldHashes, Intent, Kind, Mapping, QueuedConflict, Record, Side,
     SideIndex, SideState, StateStore, StoreError, SyncId,
 };
+use futures::channel::oneshot;
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, Transaction};
 
 /// The schema migrations, in order: after step `n` (0-based) the schema version is `n + 1`.
@@ -151,11 +152,113 @@ const CHUNK: usize = 500;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A [`StateStore`] on SQLite: one connection behind a mutex.
+///
+/// [`StateStore::commit_in_background`] hands commits to a writer thread of the store's own
+/// (started on first use), so the engine goes on sending batches while SQLite writes and syncs
+/// the previous results. Commits run in the order they were started; every other call first
+/// waits until the background commits started before it are done, so callers always read
+/// their own writes.
 pub struct SqliteStore {
+    shared: Arc<Shared>,
+    /// The background writer, once started.
+    writer: Mutex<Option<Writer>>,
+}
+
+/// What the caller's threads and the writer thread share.
+struct Shared {
     conn: Mutex<Connection>,
     /// Which `intent_batches` row holds each journalled intent. Locked after `conn`, never
     /// before; `None` = not known to be current (reloaded from the table when needed).
     intent_index: Mutex<Option<IntentIndex>>,
+    /// Background commits started and not yet finished.
+    queued: Mutex<usize>,
+    /// Signalled whenever `queued` drops.
+    drained: Condvar,
+}
+
+/// The writer thread and its queue.
+struct Writer {
+    jobs: mpsc::Sender<Job>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+/// One background commit and where its outcome goes.
+struct Job {
+    commit: Commit,
+    done: oneshot::Sender<Result<(), StoreError>>,
+}
+
+/// Counts a background commit as finished when dropped, even if it panicked, so `drain` never
+/// waits for a job that will not come.
+struct Finished<'a>(&'a Shared);
+
+impl Drop for Finished<'_> {
+    fn drop(&mut self) {
+        let mut q = lock(&self.0.queued);
+        *q = q.saturating_sub(1);
+        self.0.drained.notify_all();
+    }
+}
+
+/// Locks a mutex. A panic while the connection's lock was held rolled its transaction back (a
+/// dropped `Transaction` rolls back), so what it guards is still consistent.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    /// Waits until every background commit started so far is done.
+    fn drain(&self) {
+        let mut q = lock(&self.queued);
+        while *q > 0 {
+            q = self.drained.wait(q).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Runs `f` in one transaction with the intent index (loaded first if not current). On any
+    /// failure the index is dropped, to be reloaded from the table: it never runs ahead of
+    /// what the database holds.
+    fn write<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>, &mut IntentIndex) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = lock(&self.conn);
+        let mut slot = lock(&self.intent_index);
+        let mut idx = match slot.take() {
+            Some(idx) => idx,
+            None => IntentIndex::load(&conn)?.0,
+        };
+        let tx = conn.transaction().db()?;
+        let out = f(&tx, &mut idx)?;
+        tx.commit().db()?;
+        *slot = Some(idx);
+        Ok(out)
+    }
+
+    /// The writer thread: runs jobs in order until the store is dropped.
+    fn run_writer(&self, jobs: mpsc::Receiver<Job>) {
+        for job in jobs {
+            let _finished = Finished(self);
+            let r = if job.commit.is_empty() {
+                Ok(())
+            } else {
+                self.write(|tx, idx| SqliteStore::apply_commit(tx, idx, &job.commit))
+            };
+            // The caller may have stopped waiting: the commit stands all the same.
+            let _ = job.done.send(r);
+        }
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        // Closing the queue ends the writer once it has run every job; joining makes the
+        // commits durable before the store is gone (a reopen right after sees them).
+        if let Some(w) = lock(&self.writer).take() {
+            drop(w.jobs);
+            let _ = w.thread.join();
+        }
+    }
 }
 
 /// Where each journalled intent lives. Intents are written one row per journalled batch (a
@@ -165,9 +268,9 @@ pub struct SqliteStore {
 #[derive(Default)]
 struct IntentIndex {
     /// Sync id → row.
-    row_of: HashMap<SyncId, i64>,
+    row_of: FastMap<SyncId, i64>,
     /// Row → how many of its intents are not settled.
-    live: HashMap<i64, usize>,
+    live: FastMap<i64, usize>,
     /// Whether the first schema's per-intent table holds rows (written before the upgrade).
     legacy: bool,
 }
@@ -204,10 +307,12 @@ impl IntentIndex {
     /// settled in part is rewritten with the rest. Ids not in a batch row are looked for in
     /// the first schema's table.
     fn settle(&mut self, tx: &Transaction<'_>, ids: &[SyncId]) -> Result<(), StoreError> {
-        let mut touched: HashMap<i64, Vec<&SyncId>> = HashMap::new();
+        let mut touched: FastMap<i64, FastSet<&SyncId>> = FastMap::default();
         for s in ids {
             match self.row_of.remove(s) {
-                Some(row) => touched.entry(row).or_default().push(s),
+                Some(row) => {
+                    touched.entry(row).or_default().insert(s);
+                }
                 None if !self.legacy => {}
                 None => {
                     tx.prepare_cached("DELETE FROM intents WHERE sync_id = ?1")
@@ -250,26 +355,55 @@ impl IntentIndex {
             return Ok(());
         }
         // The last word per sync id wins, within this list and against earlier rows.
-        let mut last: HashMap<&SyncId, &Intent> = HashMap::new();
-        for i in intents {
-            last.insert(&i.sync_id, i);
+        let mut last: FastMap<&SyncId, usize> = FastMap::default();
+        last.reserve(intents.len());
+        for (n, i) in intents.iter().enumerate() {
+            last.insert(&i.sync_id, n);
         }
-        let list: Vec<Intent> = last.into_values().cloned().collect();
+        let owned: Vec<Intent>;
+        let list: &[Intent] = if last.len() == intents.len() {
+            intents
+        } else {
+            owned = intents
+                .iter()
+                .enumerate()
+                .filter(|(n, i)| last.get(&i.sync_id) == Some(n))
+                .map(|(_, i)| i.clone())
+                .collect();
+            &owned
+        };
         // Earlier copies, in a batch row or in the first schema's table, are settled first.
-        let ids: Vec<SyncId> = list.iter().map(|i| i.sync_id.clone()).collect();
+        let ids: Vec<SyncId> = list
+            .iter()
+            .filter(|i| self.legacy || self.row_of.contains_key(&i.sync_id))
+            .map(|i| i.sync_id.clone())
+            .collect();
         self.settle(tx, &ids)?;
-        tx.prepare_cached("INSERT INTO intent_batches (body) VALUES (?1)")
-            .db()?
-            .execute([encode_intents(&list)?])
+        let mut insert = tx
+            .prepare_cached("INSERT INTO intent_batches (body) VALUES (?1)")
             .db()?;
-        let row = tx.last_insert_rowid();
-        self.live.insert(row, list.len());
-        for i in list {
-            self.row_of.insert(i.sync_id, row);
+        self.row_of.reserve(list.len());
+        for chunk in list.chunks(INTENTS_PER_ROW) {
+            insert.execute([encode_intents(chunk)?]).db()?;
+            let row = tx.last_insert_rowid();
+            self.live.insert(row, chunk.len());
+            for i in chunk {
+                self.row_of.insert(i.sync_id.clone(), row);
+            }
         }
         Ok(())
     }
 }
+
+/// Intents per `intent_batches` row: a row settled in part is rewritten with the rest, so rows
+/// stay small however many intents one commit journals (the engine journals a few groups of
+/// batches at once).
+const INTENTS_PER_ROW: usize = 64;
+
+/// A hash map with a fast hasher, for the intent index's in-memory maps.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+/// A hash set with a fast hasher.
+type FastSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 
 fn encode_intents(list: &[Intent]) -> Result<Vec<u8>, StoreError> {
     // Sized up front (an intent takes about 200 bytes): growing by doubling made each batch
@@ -484,8 +618,13 @@ impl SqliteStore {
         Self::migrate(&mut conn)?;
         Self::check_hash_scheme(&conn)?;
         Ok(SqliteStore {
-            conn: Mutex::new(conn),
-            intent_index: Mutex::new(None),
+            shared: Arc::new(Shared {
+                conn: Mutex::new(conn),
+                intent_index: Mutex::new(None),
+                queued: Mutex::new(0),
+                drained: Condvar::new(),
+            }),
+            writer: Mutex::new(None),
         })
     }
 
@@ -539,10 +678,10 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// The connection, once the background commits started so far are done.
     fn conn(&self) -> MutexGuard<'_, Connection> {
-        // A panic while the lock was held rolled its transaction back (a dropped `Transaction`
-        // rolls back), so the connection is still consistent.
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+        self.shared.drain();
+        lock(&self.shared.conn)
     }
 
     /// The schema version of the open database.
@@ -612,24 +751,13 @@ impl SqliteStore {
             .collect())
     }
 
-    /// Runs `f` in one transaction with the intent index (loaded first if not current). On any
-    /// failure the index is dropped, to be reloaded from the table: it never runs ahead of
-    /// what the database holds.
+    /// [`Shared::write`], once the background commits started so far are done.
     fn write<T>(
         &self,
         f: impl FnOnce(&Transaction<'_>, &mut IntentIndex) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut conn = self.conn();
-        let mut slot = self.intent_index.lock().unwrap_or_else(|e| e.into_inner());
-        let mut idx = match slot.take() {
-            Some(idx) => idx,
-            None => IntentIndex::load(&conn)?.0,
-        };
-        let tx = conn.transaction().db()?;
-        let out = f(&tx, &mut idx)?;
-        tx.commit().db()?;
-        *slot = Some(idx);
-        Ok(out)
+        self.shared.drain();
+        self.shared.write(f)
     }
 
     fn apply_commit(
@@ -896,7 +1024,7 @@ impl StateStore for SqliteStore {
         let conn = self.conn();
         // Read afresh (another process may have journalled since), and refresh the index.
         let (idx, batched) = IntentIndex::load(&conn)?;
-        *self.intent_index.lock().unwrap_or_else(|e| e.into_inner()) = Some(idx);
+        *lock(&self.shared.intent_index) = Some(idx);
         let mut stmt = conn
             .prepare_cached(
                 "SELECT sync_id, kind, target, source_id, source_version, source_hashes \
@@ -919,6 +1047,43 @@ impl StateStore for SqliteStore {
             return Ok(());
         }
         self.write(|tx, idx| Self::apply_commit(tx, idx, commit))
+    }
+
+    fn commit_in_background(&self, commit: Commit) -> CommitTicket {
+        let (done, ticket) = oneshot::channel();
+        let mut writer = lock(&self.writer);
+        if writer.is_none() {
+            let (jobs, queue) = mpsc::channel::<Job>();
+            let shared = Arc::clone(&self.shared);
+            match std::thread::Builder::new()
+                .name("crmsync-store-writer".into())
+                .spawn(move || shared.run_writer(queue))
+            {
+                Ok(thread) => *writer = Some(Writer { jobs, thread }),
+                // No thread to be had: commit here and now.
+                Err(_) => {
+                    drop(writer);
+                    return Box::pin(futures::future::ready(self.commit(&commit)));
+                }
+            }
+        }
+        let Some(w) = writer.as_ref() else {
+            unreachable!("started above")
+        };
+        *lock(&self.shared.queued) += 1;
+        if let Err(mpsc::SendError(job)) = w.jobs.send(Job { commit, done }) {
+            // The writer is gone (it panicked): commit here instead.
+            *lock(&self.shared.queued) -= 1;
+            drop(writer);
+            return Box::pin(futures::future::ready(self.commit(&job.commit)));
+        }
+        Box::pin(async move {
+            ticket.await.unwrap_or_else(|_| {
+                Err(StoreError::Io(
+                    "the store's writer stopped before committing".into(),
+                ))
+            })
+        })
     }
 
     fn deferred(&self, kind: Kind) -> Result<Vec<Deferred>, StoreError> {
