@@ -1037,7 +1037,9 @@ impl Engine {
         let mut done = 0u64;
         let mut complete = true;
         let left = |queues: &[VecDeque<_>; 2], ready: &[VecDeque<_>; 2], next: &[usize; 2]| {
-            (0..2).any(|i| !queues[i].is_empty() || !ready[i].is_empty() || next[i] < creates[i].len())
+            (0..2).any(|i| {
+                !queues[i].is_empty() || !ready[i].is_empty() || next[i] < creates[i].len()
+            })
         };
         let intent = |side: Side, sync_id: &SyncId, step: &Step| {
             let m = step.store.as_ref()?;
@@ -1217,9 +1219,8 @@ impl Engine {
                     }
                 }
             }
-            let idle = stopped
-                || self.cancel.is_cancelled()
-                || !left(&queues, &ready, &next_create);
+            let idle =
+                stopped || self.cancel.is_cancelled() || !left(&queues, &ready, &next_create);
             if (idle || pending_ops >= GROUP_COMMIT_OPS || pending_batches >= GROUP_COMMIT_BATCHES)
                 && !pending.is_empty()
             {

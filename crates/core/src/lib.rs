@@ -61,5 +61,6 @@ pub use report::{Counts, KindReport, SyncReport};
 pub use secret::{AccessToken, AccessTokenProvider, Secret, SecretStore};
 pub use settings::*;
 pub use store::{
-    Commit, CommitTicket, Deferred, Intent, Mapping, QueuedConflict, SideIndex, SideState, StateStore,
+    Commit, CommitTicket, Deferred, Intent, Mapping, QueuedConflict, SideIndex, SideState,
+    StateStore,
 };

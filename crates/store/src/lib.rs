@@ -48,8 +48,8 @@ use chrono::{DateTime, Utc};
 use crmsync_core::field::{FieldSet, HASH_SCHEME};
 use crmsync_core::report::SyncReport;
 use crmsync_core::{
-    Commit, CommitTicket, Cursor, Deferred, FieldHashes, Intent, Kind, Mapping, QueuedConflict, Record, Side,
-    SideIndex, SideState, StateStore, StoreError, SyncId,
+    Commit, CommitTicket, Cursor, Deferred, FieldHashes, Intent, Kind, Mapping, QueuedConflict,
+    Record, Side, SideIndex, SideState, StateStore, StoreError, SyncId,
 };
 use futures::channel::oneshot;
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, Transaction};

@@ -114,13 +114,16 @@ fn commit() -> impl Strategy<Value = Commit> {
 enum Op {
     Journal(Vec<Intent>),
     Commit(Box<Commit>),
+    /// The same commit started in the background (its ticket awaited at the end of the case).
+    Background(Box<Commit>),
     Resolve(i64, Side),
 }
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         1 => prop::collection::vec(intent(), 0..3).prop_map(Op::Journal),
-        4 => commit().prop_map(|c| Op::Commit(Box::new(c))),
+        2 => commit().prop_map(|c| Op::Commit(Box::new(c))),
+        2 => commit().prop_map(|c| Op::Background(Box::new(c))),
         1 => (0..8i64, side()).prop_map(|(i, s)| Op::Resolve(i, s)),
     ]
 }
@@ -174,7 +177,8 @@ proptest! {
     fn sqlite_matches_memory(ops in prop::collection::vec(op(), 1..12)) {
         let mem = MemoryStore::new();
         let sql = SqliteStore::open_in_memory()?;
-        for op in &ops {
+        let mut tickets = vec![];
+        for (n, op) in ops.iter().enumerate() {
             match op {
                 Op::Journal(i) => {
                     mem.journal(i)?;
@@ -184,13 +188,24 @@ proptest! {
                     mem.commit(c)?;
                     sql.commit(c)?;
                 }
+                Op::Background(c) => {
+                    mem.commit(c)?;
+                    tickets.push(sql.commit_in_background((**c).clone()));
+                }
                 Op::Resolve(id, s) => {
                     let x = mem.resolve_conflict(*id, *s).map_err(|e| e.to_string());
                     let y = sql.resolve_conflict(*id, *s).map_err(|e| e.to_string());
                     prop_assert_eq!(x, y);
                 }
             }
-            compare(&mem, &sql)?;
+            // Reads after background commits see them (the store waits for its writer), also
+            // when several are queued: compared after every other operation.
+            if n % 2 == 1 || n + 1 == ops.len() {
+                compare(&mem, &sql)?;
+            }
+        }
+        for t in tickets {
+            futures::executor::block_on(t)?;
         }
     }
 }

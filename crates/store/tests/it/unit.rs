@@ -319,3 +319,36 @@ fn garbage_file_is_an_error_not_a_panic() {
     std::fs::write(&path, vec![0x5a; 8192]).unwrap();
     assert!(SqliteStore::open(&path).is_err());
 }
+
+#[test]
+fn background_commits_run_in_order_and_survive_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let mut tickets = vec![];
+    // The same pair rewritten 50 times: the last version must win, so the order held.
+    for v in 0..50 {
+        let mut m = mapping(Kind::Contact, "s1", "z1", "o1");
+        m.zoho.version = format!("v{v}");
+        tickets.push(store.commit_in_background(Commit {
+            upsert: vec![m],
+            ..Default::default()
+        }));
+    }
+    // A read waits for the writer: it sees every commit started before it.
+    let seen = store.mappings(Kind::Contact).unwrap();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].zoho.version, "v49");
+    for t in tickets {
+        futures::executor::block_on(t).unwrap();
+    }
+    // Started and never awaited: dropping the store finishes it before the file is closed.
+    let _ticket = store.commit_in_background(Commit {
+        upsert: vec![mapping(Kind::Contact, "s2", "z2", "o2")],
+        ..Default::default()
+    });
+    drop(store);
+    let again = SqliteStore::open(&path).unwrap();
+    assert_eq!(again.mapping_count(Kind::Contact).unwrap(), 2);
+    again.integrity_check().unwrap();
+}
