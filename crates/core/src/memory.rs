@@ -58,11 +58,24 @@ pub struct MemRecord {
     pub record: Arc<Record>,
 }
 
+/// One stored record: lean, since the engine benchmark keeps 100,000 per service. Its id is
+/// `"<name>-<key>"` (the key of `Inner::records`), its version `"v<version>"`.
+#[derive(Clone)]
+struct Slot {
+    version: u64,
+    /// Unix seconds.
+    modified: i64,
+    container: Option<Box<str>>,
+    sync_id: Option<SyncId>,
+    record: Arc<Record>,
+}
+
 #[derive(Default)]
 struct Inner {
-    records: BTreeMap<String, MemRecord>,
-    /// The change feed: (sequence, id).
-    log: Vec<(u64, String)>,
+    /// By the number in the id (records are listed in this order).
+    records: BTreeMap<u64, Slot>,
+    /// The change feed: (sequence, key of the record).
+    log: Vec<(u64, u64)>,
     seq: u64,
     next_id: u64,
     epoch: u64,
@@ -77,16 +90,26 @@ struct Inner {
 
 impl Inner {
     /// The change item for a stored record in scope.
-    fn item(&self, r: &MemRecord) -> ChangeItem {
-        match self.unsupported.get(&r.id) {
+    fn item(&self, id: String, r: &Slot) -> ChangeItem {
+        match self.unsupported.get(&id) {
             Some(reason) => ChangeItem::Unsupported {
-                id: r.id.clone(),
+                id,
                 title: r.record.title(),
                 reason: reason.clone(),
             },
-            None => ChangeItem::Upsert(MemoryConnector::remote(r)),
+            None => ChangeItem::Upsert(MemoryConnector::remote(id, r)),
         }
     }
+}
+
+/// `"v<n>"`.
+fn version_of(n: u64) -> String {
+    format!("v{n}")
+}
+
+/// A time from Unix seconds.
+fn at(unix: i64) -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp(unix, 0).unwrap_or_default()
 }
 
 /// An in-memory service.
@@ -216,76 +239,107 @@ impl MemoryConnector {
         self.calls.store(0, Ordering::SeqCst);
     }
 
-    fn touch(inner: &mut Inner, id: &str) {
+    fn touch(inner: &mut Inner, key: u64) {
         inner.seq += 1;
         let seq = inner.seq;
-        inner.log.push((seq, id.to_string()));
+        inner.log.push((seq, key));
     }
 
-    fn bump(inner: &mut Inner) -> (String, DateTime<Utc>) {
+    /// A new version number and modification time.
+    fn bump(inner: &mut Inner) -> (u64, i64) {
         inner.clock += 1;
         inner.next_id += 1;
-        (
-            format!("v{}", inner.next_id),
-            DateTime::<Utc>::from_timestamp(inner.clock, 0).unwrap_or_default(),
-        )
+        (inner.next_id, inner.clock)
+    }
+
+    /// The key of an id this service handed out (`None` for any other string).
+    fn key(&self, id: &str) -> Option<u64> {
+        id.strip_prefix(self.name.as_str())?
+            .strip_prefix('-')?
+            .parse()
+            .ok()
+    }
+
+    /// The id of a key.
+    fn id_of(&self, key: u64) -> String {
+        format!("{}-{key}", self.name)
+    }
+
+    /// The public view of a stored record.
+    fn mem(&self, key: u64, r: &Slot) -> MemRecord {
+        MemRecord {
+            id: self.id_of(key),
+            version: version_of(r.version),
+            container: r.container.as_deref().map(str::to_string),
+            sync_id: r.sync_id.clone(),
+            modified_at: at(r.modified),
+            record: r.record.clone(),
+        }
     }
 
     /// Inserts a record as if a user created it; returns its id.
     pub fn insert(&self, record: Record, container: Option<&str>) -> String {
         let mut inner = self.inner();
-        let (version, at) = Self::bump(&mut inner);
+        let (version, modified) = Self::bump(&mut inner);
         inner.next_id += 1;
-        let id = format!("{}-{}", self.name, inner.next_id);
+        let key = inner.next_id;
         inner.records.insert(
-            id.clone(),
-            MemRecord {
-                id: id.clone(),
+            key,
+            Slot {
                 version,
-                container: container.map(str::to_string),
+                modified,
+                container: container.map(Box::from),
                 sync_id: None,
-                modified_at: at,
                 record: Arc::new(record),
             },
         );
-        Self::touch(&mut inner, &id);
-        id
+        Self::touch(&mut inner, key);
+        self.id_of(key)
     }
 
     /// Edits a record as a user would; returns false when it does not exist.
     pub fn update(&self, id: &str, edit: impl FnOnce(&mut Record)) -> bool {
+        let Some(key) = self.key(id) else {
+            return false;
+        };
         let mut inner = self.inner();
-        let (version, at) = Self::bump(&mut inner);
-        let Some(r) = inner.records.get_mut(id) else {
+        let (version, modified) = Self::bump(&mut inner);
+        let Some(r) = inner.records.get_mut(&key) else {
             return false;
         };
         edit(Arc::make_mut(&mut r.record));
         r.version = version;
-        r.modified_at = at;
-        Self::touch(&mut inner, id);
+        r.modified = modified;
+        Self::touch(&mut inner, key);
         true
     }
 
     /// Moves a record to another container.
     pub fn move_to(&self, id: &str, container: Option<&str>) -> bool {
-        let mut inner = self.inner();
-        let (version, at) = Self::bump(&mut inner);
-        let Some(r) = inner.records.get_mut(id) else {
+        let Some(key) = self.key(id) else {
             return false;
         };
-        r.container = container.map(str::to_string);
+        let mut inner = self.inner();
+        let (version, modified) = Self::bump(&mut inner);
+        let Some(r) = inner.records.get_mut(&key) else {
+            return false;
+        };
+        r.container = container.map(Box::from);
         r.version = version;
-        r.modified_at = at;
-        Self::touch(&mut inner, id);
+        r.modified = modified;
+        Self::touch(&mut inner, key);
         true
     }
 
     /// Deletes a record as a user would.
     pub fn delete(&self, id: &str) -> bool {
+        let Some(key) = self.key(id) else {
+            return false;
+        };
         let mut inner = self.inner();
-        let found = inner.records.remove(id).is_some();
+        let found = inner.records.remove(&key).is_some();
         if found {
-            Self::touch(&mut inner, id);
+            Self::touch(&mut inner, key);
         }
         found
     }
@@ -294,15 +348,16 @@ impl MemoryConnector {
     pub fn records(&self, kind: Kind) -> Vec<MemRecord> {
         self.inner()
             .records
-            .values()
-            .filter(|r| r.record.kind() == kind)
-            .cloned()
+            .iter()
+            .filter(|(_, r)| r.record.kind() == kind)
+            .map(|(k, r)| self.mem(*k, r))
             .collect()
     }
 
     /// One record.
     pub fn get(&self, id: &str) -> Option<MemRecord> {
-        self.inner().records.get(id).cloned()
+        let key = self.key(id)?;
+        self.inner().records.get(&key).map(|r| self.mem(key, r))
     }
 
     /// Makes the service report a record as not syncable (`Some(reason)`), or syncable again
@@ -314,7 +369,9 @@ impl MemoryConnector {
             Some(r) => inner.unsupported.insert(id.to_string(), r.to_string()),
             None => inner.unsupported.remove(id),
         };
-        Self::touch(&mut inner, id);
+        if let Some(key) = self.key(id) {
+            Self::touch(&mut inner, key);
+        }
     }
 
     /// Makes every cursor handed out so far invalid (the next `changes` fails with
@@ -344,7 +401,7 @@ impl MemoryConnector {
         self.crashed.load(Ordering::SeqCst)
     }
 
-    fn in_scope(&self, r: &MemRecord, scope: &Scope) -> bool {
+    fn in_scope(&self, r: &Slot, scope: &Scope) -> bool {
         if r.record.kind() != scope.kind {
             return false;
         }
@@ -359,11 +416,11 @@ impl MemoryConnector {
         true
     }
 
-    fn remote(r: &MemRecord) -> RemoteRecord {
+    fn remote(id: String, r: &Slot) -> RemoteRecord {
         RemoteRecord {
-            id: r.id.clone(),
-            version: r.version.clone(),
-            modified_at: Some(r.modified_at),
+            id,
+            version: version_of(r.version),
+            modified_at: Some(at(r.modified)),
             sync_id: r.sync_id.clone(),
             record: r.record.clone(),
         }
@@ -390,7 +447,7 @@ impl MemoryConnector {
         Ok(())
     }
 
-    fn apply_one(inner: &mut Inner, name: &str, op: Operation) -> OpResult {
+    fn apply_one(&self, inner: &mut Inner, op: Operation) -> OpResult {
         if let Some(rule) = &inner.fail_rule {
             if let Some(e) = rule(&op) {
                 return Err(e);
@@ -401,25 +458,24 @@ impl MemoryConnector {
                 let Operation::Create { sync_id, record } = op else {
                     unreachable!("matched above")
                 };
-                let (version, at) = Self::bump(inner);
+                let (version, modified) = Self::bump(inner);
                 inner.next_id += 1;
-                let id = format!("{name}-{}", inner.next_id);
+                let key = inner.next_id;
                 inner.records.insert(
-                    id.clone(),
-                    MemRecord {
-                        id: id.clone(),
-                        version: version.clone(),
+                    key,
+                    Slot {
+                        version,
+                        modified,
                         container: None,
                         sync_id: Some(sync_id),
-                        modified_at: at,
                         record,
                     },
                 );
-                Self::touch(inner, &id);
+                Self::touch(inner, key);
                 Ok(Written {
-                    id,
-                    version,
-                    modified_at: Some(at),
+                    id: self.id_of(key),
+                    version: version_of(version),
+                    modified_at: Some(at(modified)),
                     stored: None,
                 })
             }
@@ -430,15 +486,18 @@ impl MemoryConnector {
                 record,
                 stamp,
             } => {
-                let (version, at) = Self::bump(inner);
-                let Some(r) = inner.records.get_mut(id) else {
+                let (version, modified) = Self::bump(inner);
+                let Some((key, r)) = self
+                    .key(id)
+                    .and_then(|k| Some((k, inner.records.get_mut(&k)?)))
+                else {
                     return Err(RecordError::new(
                         crate::connector::RecordErrorKind::NotFound,
                         "the record no longer exists",
                     ));
                 };
                 if let Some(v) = if_version {
-                    if *v != r.version {
+                    if *v != version_of(r.version) {
                         return Err(RecordError::new(
                             crate::connector::RecordErrorKind::Changed,
                             "the record changed since it was read",
@@ -449,18 +508,19 @@ impl MemoryConnector {
                 if let Some(s) = stamp {
                     r.sync_id = Some(s.clone());
                 }
-                r.version = version.clone();
-                r.modified_at = at;
-                Self::touch(inner, id);
+                r.version = version;
+                r.modified = modified;
+                Self::touch(inner, key);
                 Ok(Written {
                     id: id.clone(),
-                    version,
-                    modified_at: Some(at),
+                    version: version_of(version),
+                    modified_at: Some(at(modified)),
                     stored: None,
                 })
             }
             Operation::Delete { id, if_version } => {
-                let Some(r) = inner.records.get(id) else {
+                let Some((key, r)) = self.key(id).and_then(|k| Some((k, inner.records.get(&k)?)))
+                else {
                     // Already gone: the goal is reached.
                     return Ok(Written {
                         id: id.clone(),
@@ -470,15 +530,15 @@ impl MemoryConnector {
                     });
                 };
                 if let Some(v) = if_version {
-                    if *v != r.version {
+                    if *v != version_of(r.version) {
                         return Err(RecordError::new(
                             crate::connector::RecordErrorKind::Changed,
                             "the record changed since it was read",
                         ));
                     }
                 }
-                inner.records.remove(id);
-                Self::touch(inner, id);
+                inner.records.remove(&key);
+                Self::touch(inner, key);
                 Ok(Written {
                     id: id.clone(),
                     version: String::new(),
@@ -507,11 +567,11 @@ impl MemoryConnector {
                 break;
             }
             let create = matches!(op, Operation::Create { .. });
-            let mut r = Self::apply_one(&mut inner, &self.name, op);
+            let mut r = self.apply_one(&mut inner, op);
             if let (Ok(w), true) = (&mut r, create) {
-                if let Some(rec) = inner.records.get_mut(&w.id) {
+                if let Some(rec) = self.key(&w.id).and_then(|k| inner.records.get_mut(&k)) {
                     if self.containers {
-                        rec.container = scope.container.clone();
+                        rec.container = scope.container.as_deref().map(Box::from);
                     }
                 }
             }
@@ -602,22 +662,22 @@ impl Connector for MemoryConnector {
             None => (None, inner.seq),
         };
         let from = inner.log.partition_point(|(s, _)| *s <= seq);
-        let mut ids: Vec<&String> = inner.log[from..]
+        let mut keys: Vec<u64> = inner.log[from..]
             .iter()
             .filter(|(s, _)| *s <= upto)
-            .map(|(_, id)| id)
+            .map(|(_, k)| *k)
             .collect();
-        ids.sort();
-        ids.dedup();
-        let items: Vec<ChangeItem> = ids
+        keys.sort_unstable();
+        keys.dedup();
+        let items: Vec<ChangeItem> = keys
             .into_iter()
-            .filter_map(|id| match inner.records.get(id) {
-                Some(r) if self.in_scope(r, &req.scope) => Some(inner.item(r)),
+            .filter_map(|k| match inner.records.get(&k) {
+                Some(r) if self.in_scope(r, &req.scope) => Some(inner.item(self.id_of(k), r)),
                 Some(r) if r.record.kind() == req.scope.kind => {
-                    Some(ChangeItem::Vanished { id: id.clone() })
+                    Some(ChangeItem::Vanished { id: self.id_of(k) })
                 }
                 Some(_) => None,
-                None => Some(ChangeItem::Deleted { id: id.clone() }),
+                None => Some(ChangeItem::Deleted { id: self.id_of(k) }),
             })
             .collect();
         let done = Cursor(format!("{upto}@{}", inner.epoch));
@@ -633,7 +693,8 @@ impl Connector for MemoryConnector {
         self.gauged_read().await;
         self.check_call().await?;
         let inner = self.inner();
-        // Page token: "<last id of the previous page>/<sequence at the start of the listing>".
+        // Page token: "<key of the last record of the previous page>/<sequence at the start of
+        // the listing>".
         // Resuming after the last id keeps paging linear in the number of records.
         let (after, upto) = match &req.page {
             Some(p) => {
@@ -642,25 +703,28 @@ impl Connector for MemoryConnector {
             }
             None => (None, inner.seq),
         };
-        let range = match &after {
+        let after = match after {
+            Some(a) => Some(a.parse::<u64>().map_err(|_| {
+                ConnectorError::new(ConnectorErrorKind::Protocol, "bad page token")
+            })?),
+            None => None,
+        };
+        let range = match after {
             Some(a) => inner
                 .records
-                .range::<String, _>((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded)),
-            None => inner.records.range::<String, _>(..),
+                .range((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded)),
+            None => inner.records.range(..),
         };
         let mut items = Vec::with_capacity(self.page_size);
         let mut last = None;
         let mut more = false;
-        for r in range
-            .map(|(_, r)| r)
-            .filter(|r| self.in_scope(r, &req.scope))
-        {
+        for (k, r) in range.filter(|(_, r)| self.in_scope(r, &req.scope)) {
             if items.len() == self.page_size {
                 more = true;
                 break;
             }
-            last = Some(r.id.clone());
-            items.push(inner.item(r));
+            last = Some(*k);
+            items.push(inner.item(self.id_of(*k), r));
         }
         let next = match (more, last) {
             (true, Some(last)) => Next::Page(format!("{last}/{upto}")),
@@ -678,11 +742,13 @@ impl Connector for MemoryConnector {
         let inner = self.inner();
         Ok(ids
             .iter()
-            .map(|id| match inner.records.get(id) {
-                Some(r) if self.in_scope(r, scope) => inner.item(r),
-                Some(_) => ChangeItem::Vanished { id: id.clone() },
-                None => ChangeItem::Deleted { id: id.clone() },
-            })
+            .map(
+                |id| match self.key(id).and_then(|k| inner.records.get(&k)) {
+                    Some(r) if self.in_scope(r, scope) => inner.item(id.clone(), r),
+                    Some(_) => ChangeItem::Vanished { id: id.clone() },
+                    None => ChangeItem::Deleted { id: id.clone() },
+                },
+            )
             .collect())
     }
 
@@ -695,11 +761,13 @@ impl Connector for MemoryConnector {
         let inner = self.inner();
         Ok(ids
             .iter()
-            .map(|id| match inner.records.get(id) {
-                Some(r) if self.in_scope(r, scope) => (id.clone(), Vanish::OutOfScope),
-                Some(_) => (id.clone(), Vanish::OutOfScope),
-                None => (id.clone(), Vanish::Deleted),
-            })
+            .map(
+                |id| match self.key(id).and_then(|k| inner.records.get(&k)) {
+                    Some(r) if self.in_scope(r, scope) => (id.clone(), Vanish::OutOfScope),
+                    Some(_) => (id.clone(), Vanish::OutOfScope),
+                    None => (id.clone(), Vanish::Deleted),
+                },
+            )
             .collect())
     }
 
@@ -734,11 +802,12 @@ impl Connector for MemoryConnector {
         let inner = self.inner();
         Ok(inner
             .records
-            .values()
-            .filter(|r| r.record.kind() == scope.kind)
-            .filter_map(|r| {
+            .iter()
+            .filter(|(_, r)| r.record.kind() == scope.kind)
+            .filter_map(|(k, r)| {
                 let s = r.sync_id.as_ref()?;
-                ids.contains(s).then(|| (s.clone(), Self::remote(r)))
+                ids.contains(s)
+                    .then(|| (s.clone(), Self::remote(self.id_of(*k), r)))
             })
             .collect())
     }
