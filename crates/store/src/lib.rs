@@ -597,6 +597,12 @@ impl SqliteStore {
 
     fn setup(mut conn: Connection) -> Result<SqliteStore, StoreError> {
         conn.busy_timeout(BUSY_TIMEOUT).db()?;
+        // 32 KiB pages (SQLite's default is 4 KiB). Only a new file takes it (before WAL is
+        // on); an existing one keeps its size. Mappings are a few hundred bytes with three
+        // indexes, one on a random key: larger pages split less and read a whole kind in fewer
+        // calls. Measured with bench_engine at 100,000 records: first sync 0.80 -> 0.59 s, no-op
+        // 0.096 -> 0.086 s (16 KiB: 0.65 / 0.085; 64 KiB no better than 32).
+        conn.execute_batch("PRAGMA page_size=32768;").db()?;
         // WAL: readers never block the writer and a killed process never corrupts the file.
         // `journal_mode` answers with the mode (`memory` for in-memory databases).
         let _mode: String = conn
@@ -606,8 +612,8 @@ impl SqliteStore {
         // rolled back by a power loss or OS crash. The intent journal is a write-ahead log for
         // remote creates (journal, then create remotely, then commit): if a journalled intent
         // could vanish after the remote create happened, the next run would not know the record
-        // it created. FULL syncs the WAL at every commit; commits are per batch, so the cost is
-        // one fsync per batch.
+        // it created. FULL syncs the WAL at every commit; commits are per group of batches (and
+        // run on the store's writer thread while the engine sends the next group).
         conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
             .db()?;
         // A page cache of up to 16 MiB (the default is 2 MiB): with commits grouped by the engine,
@@ -959,10 +965,12 @@ impl StateStore for SqliteStore {
         let conn = self.conn();
         let sql = match side {
             Side::Zoho => {
-                "SELECT zoho_id, zoho_version, dormant IS NOT NULL FROM mappings WHERE kind = ?1"
+                "SELECT zoho_id, zoho_version, dormant IS NOT NULL FROM mappings NOT INDEXED \
+                 WHERE kind = ?1"
             }
             Side::Outlook => {
-                "SELECT outlook_id, outlook_version, dormant IS NOT NULL FROM mappings WHERE kind = ?1"
+                "SELECT outlook_id, outlook_version, dormant IS NOT NULL FROM mappings NOT INDEXED \
+                 WHERE kind = ?1"
             }
         };
         let mut stmt = conn.prepare_cached(sql).db()?;
@@ -973,12 +981,16 @@ impl StateStore for SqliteStore {
     }
 
     fn side_indexes(&self, kind: Kind) -> Result<[SideIndex; 2], StoreError> {
-        // One scan for both sides: the table is read once.
+        // One scan for both sides: the table is read once. NOT INDEXED here and in the other
+        // whole-kind reads: left to itself SQLite walks the `kind` prefix of an index and looks
+        // each row up by rowid, in random order; a table scan reads the pages in order
+        // (bench_engine at 100,000 mappings: no-op 0.094 -> 0.087 s, 1% changed 0.157 ->
+        // 0.143 s).
         let conn = self.conn();
         let mut stmt = conn
             .prepare_cached(
                 "SELECT zoho_id, zoho_version, outlook_id, outlook_version, dormant IS NOT NULL \
-                 FROM mappings WHERE kind = ?1",
+                 FROM mappings NOT INDEXED WHERE kind = ?1",
             )
             .db()?;
         let mut rows = stmt.query([kind_code(kind)]).db()?;
@@ -994,7 +1006,9 @@ impl StateStore for SqliteStore {
     fn mapping_count(&self, kind: Kind) -> Result<usize, StoreError> {
         let conn = self.conn();
         let mut stmt = conn
-            .prepare_cached("SELECT COUNT(*) FROM mappings WHERE kind = ?1 AND dormant IS NULL")
+            .prepare_cached(
+                "SELECT COUNT(*) FROM mappings NOT INDEXED WHERE kind = ?1 AND dormant IS NULL",
+            )
             .db()?;
         let n: i64 = stmt.query_row([kind_code(kind)], |r| r.get(0)).db()?;
         usize::try_from(n).map_err(|e| StoreError::Corrupt(e.to_string()))
