@@ -978,7 +978,7 @@ impl Engine {
         // Steps without writes are committed at once, in one transaction.
         let mut first = Commit::default();
         for step in plan.steps.iter().filter(|s| s.writes.is_empty()) {
-            finish_step(&mut first, step, &[], kind);
+            finish_step(&mut first, step, step.store.clone(), &[], kind);
             account(kr, step, Some(&[]));
             undefer(&mut first, step, kind, &deferred_ids);
         }
@@ -1197,6 +1197,7 @@ impl Engine {
                                 &mut pending,
                                 kr,
                                 step,
+                                step.store.clone(),
                                 rs,
                                 kind,
                                 &deferred_ids,
@@ -1206,11 +1207,14 @@ impl Engine {
                     }
                 }
                 Batch::Created(steps) => {
-                    for (step, (r, known)) in steps.iter().zip(res) {
+                    // The batch's steps are owned here: their mappings move to the commit.
+                    for (mut step, (r, known)) in steps.into_iter().zip(res) {
+                        let store = step.store.take();
                         self.settle_step(
                             &mut pending,
                             kr,
-                            step,
+                            &step,
+                            store,
                             vec![(side, r, known)],
                             kind,
                             &deferred_ids,
@@ -1258,6 +1262,7 @@ impl Engine {
         commit: &mut Commit,
         kr: &mut KindReport,
         step: &Step,
+        store: Option<Mapping>,
         rs: Vec<(Side, OpResult, bool)>,
         kind: Kind,
         deferred_ids: &HashSet<(Side, &str)>,
@@ -1268,11 +1273,11 @@ impl Engine {
                 .into_iter()
                 .filter_map(|(s, r, _)| r.ok().map(|w| (s, w)))
                 .collect();
-            finish_step(commit, step, &written, kind);
+            finish_step(commit, step, store, &written, kind);
             account(kr, step, Some(&written));
             undefer(commit, step, kind, deferred_ids);
         } else {
-            self.fail_step(commit, kr, step, rs, kind, prior_attempts);
+            self.fail_step(commit, kr, step, store.as_ref(), rs, kind, prior_attempts);
         }
     }
 
@@ -1281,6 +1286,7 @@ impl Engine {
         commit: &mut Commit,
         kr: &mut KindReport,
         step: &Step,
+        store: Option<&Mapping>,
         rs: Vec<(Side, OpResult, bool)>,
         kind: Kind,
         prior: &HashMap<(Side, &str), u32>,
@@ -1328,8 +1334,7 @@ impl Engine {
             .iter()
             .all(|(_, r, _)| r.as_ref().err().is_none_or(|e| e.is_retryable()));
         let version_of = |side: Side| -> String {
-            step.store
-                .as_ref()
+            store
                 .map(|m| m.side(side).version.clone())
                 .unwrap_or_default()
         };
@@ -1366,10 +1371,16 @@ fn undefer(commit: &mut Commit, step: &Step, kind: Kind, deferred: &HashSet<(Sid
     }
 }
 
-/// Adds a step's outcome (after all its writes succeeded) to a commit.
-fn finish_step(commit: &mut Commit, step: &Step, written: &[(Side, Written)], kind: Kind) {
-    if let Some(m) = &step.store {
-        let mut m = m.clone();
+/// Adds a step's outcome (after all its writes succeeded) to a commit; `store` is the step's
+/// mapping (`step.store`, moved out of a step the caller owns).
+fn finish_step(
+    commit: &mut Commit,
+    step: &Step,
+    store: Option<Mapping>,
+    written: &[(Side, Written)],
+    kind: Kind,
+) {
+    if let Some(mut m) = store {
         for (side, w) in written {
             let create = step
                 .writes
