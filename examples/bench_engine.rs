@@ -44,50 +44,71 @@ fn set_feeds(c: &MemoryConnector, on: bool) {
     c.set_capabilities(caps);
 }
 
-/// What `first` asks of the SQLite store, alone: intents journalled per batch of 1,000, results
-/// committed every 16 batches (the engine's grouping), for `n` mappings with contact-sized hashes.
+/// What `first` asks of the SQLite store, alone, on the caller's thread: `n` mappings with
+/// contact-sized hashes (12 fields), in the engine's pattern for batches of 1,000 (intents
+/// journalled 16 batches ahead; every 8 batches one commit with the results of those 8 and the
+/// intents of the next 8).
 fn store_floor(n: usize) -> Result<(), Box<dyn std::error::Error>> {
     use crmsync::core::{Commit, FieldHashes, Intent, Mapping, Side, SideState, SyncId};
     let dir = tempfile::tempdir()?;
     let store = SqliteStore::open(dir.path().join("state.db"))?;
-    let hashes = |i: usize| FieldHashes((0..17u64).map(|f| (i as u64) << 8 | f).collect());
-    let t = Instant::now();
-    let mut pending = Commit::default();
-    for (b, chunk) in (0..n).collect::<Vec<_>>().chunks(1000).enumerate() {
-        let mut journal = Commit::default();
-        for &i in chunk {
-            let zid = format!("z-{i}");
-            let sync_id = SyncId::derive(Kind::Contact, Side::Zoho, &zid);
-            let source = SideState {
-                id: zid,
+    let hashes = |i: usize| FieldHashes((0..12u64).map(|f| (i as u64) << 8 | f).collect());
+    let source = |i: usize| {
+        let id = format!("z-{i}");
+        (
+            SyncId::derive(Kind::Contact, Side::Zoho, &id),
+            SideState {
+                id,
                 version: format!("{i}"),
                 hashes: hashes(i),
-            };
-            journal.journal.push(Intent {
-                kind: Kind::Contact,
-                sync_id: sync_id.clone(),
-                target: Side::Outlook,
-                source: source.clone(),
-            });
-            pending.settle.push(sync_id.clone());
-            pending.insert.push(Mapping {
+            },
+        )
+    };
+    let intents = |from: usize, to: usize| -> Vec<Intent> {
+        (from..to.min(n))
+            .map(|i| {
+                let (sync_id, source) = source(i);
+                Intent {
+                    kind: Kind::Contact,
+                    sync_id,
+                    target: Side::Outlook,
+                    source,
+                }
+            })
+            .collect()
+    };
+    let t = Instant::now();
+    // Batches of 1,000: a group is 8 of them.
+    let group = 8000;
+    store.commit(&Commit {
+        journal: intents(0, 2 * group),
+        ..Default::default()
+    })?;
+    let mut done = 0;
+    while done < n {
+        let end = (done + group).min(n);
+        let mut c = Commit {
+            journal: intents(end + group, end + 2 * group),
+            ..Default::default()
+        };
+        for i in done..end {
+            let (sync_id, zoho) = source(i);
+            c.settle.push(sync_id.clone());
+            c.insert.push(Mapping {
                 kind: Kind::Contact,
                 sync_id,
                 outlook: SideState {
                     id: format!("o-{i}"),
                     version: format!("{i}"),
-                    hashes: source.hashes.clone(),
+                    hashes: zoho.hashes.clone(),
                 },
-                zoho: source,
+                zoho,
                 dormant: None,
             });
         }
-        store.commit(&journal)?;
-        if (b + 1) % 16 == 0 {
-            store.commit(&std::mem::take(&mut pending))?;
-        }
+        store.commit(&c)?;
+        done = end;
     }
-    store.commit(&pending)?;
     println!(
         "{{\"records\":{n},\"phase\":\"store_floor\",\"seconds\":{:.4},\"writes\":0,\"peak_rss_mib\":{:.1}}}",
         t.elapsed().as_secs_f64(),

@@ -128,9 +128,8 @@ pub struct Commit {
     pub remove: Vec<(Kind, SyncId)>,
     /// Intents that are settled (applied before `journal`).
     pub settle: Vec<SyncId>,
-    /// Create intents to journal (before their remote write). The engine journals the next
-    /// batch's intents in the same transaction as the results of the batches that finished
-    /// meanwhile: one durable write per batch instead of two.
+    /// Create intents to journal (before their remote write). The engine journals creates
+    /// ahead of sending them, in the same transaction as the results gathered meanwhile.
     pub journal: Vec<Intent>,
     /// Cursors to store: kind, side, scope fingerprint, cursor.
     pub cursors: Vec<(Kind, Side, String, Cursor)>,

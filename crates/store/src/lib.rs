@@ -124,8 +124,9 @@ const MIGRATIONS: &[&str] = &[
         report     TEXT NOT NULL
     );
     "#,
-    // 2: intents journalled one row per batch (a postcard list), see `IntentIndex`. Rows of
-    // the old per-intent table are still read and settled. AUTOINCREMENT: a row id is never
+    // 2: intents journalled in rows of a postcard list (at most `INTENTS_PER_ROW` each), see
+    // `IntentIndex`. Rows of the old per-intent table are still
+    // read and settled. AUTOINCREMENT: a row id is never
     // reused, so an index that is out of date can never point at someone else's batch.
     r#"
     CREATE TABLE intent_batches (
@@ -261,9 +262,10 @@ impl Drop for SqliteStore {
     }
 }
 
-/// Where each journalled intent lives. Intents are written one row per journalled batch (a
-/// postcard-encoded list), so journalling a batch appends one row and settling it deletes one
-/// row. The first schema's row per intent, keyed by a random sync id, made every batch rewrite
+/// Where each journalled intent lives. Intents are written in rows of up to
+/// [`INTENTS_PER_ROW`] (a postcard-encoded list), so journalling appends a few rows and settling
+/// a batch deletes them, rewriting at most the partly settled rows at its edges. The first
+/// schema's row per intent, keyed by a random sync id, made every batch rewrite
 /// most pages of that key's index (about a fifth of a first sync's time, bench_engine).
 #[derive(Default)]
 struct IntentIndex {
