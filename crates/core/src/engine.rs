@@ -1281,6 +1281,7 @@ impl Engine {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn fail_step(
         &self,
         commit: &mut Commit,
