@@ -2,6 +2,7 @@
 //! invariants in DESIGN.md.
 #![allow(missing_docs, clippy::unwrap_used, clippy::new_without_default)]
 
+mod journal;
 mod props;
 mod purity;
 mod rules;
