@@ -89,12 +89,15 @@ pub trait SyncObserver: Send + Sync {
 const GROUP_COMMIT_BATCHES: usize = 16;
 const GROUP_COMMIT_OPS: usize = 8_192;
 
-/// Creates are expanded and their intents journalled up to this many batches and operations
-/// ahead of sending, topped up (in a commit that also takes the results gathered so far) once
-/// half of them are sent. A batch's journal commit was thus started about a group earlier and is
-/// durable before the batch goes: the engine does not wait for the store, whose writer commits
-/// one group while the next is sent. Bounds the steps held in memory ahead of sending.
-const JOURNAL_AHEAD_BATCHES: usize = 2 * GROUP_COMMIT_BATCHES;
+/// Creates are expanded and their intents journalled ahead of sending, topped up (in a commit
+/// that also takes the results gathered so far) once half of them are sent. The horizon starts
+/// at as many batches as the connector takes at once and doubles, up to these bounds, whenever
+/// a batch had to wait for its journal commit: with a service slower than the disk it stays
+/// small; with a fast one (the in-memory benchmark) it grows until the store's writer commits
+/// one group while the engine sends the next. The bounds cap the steps held in memory ahead of
+/// sending and what a crash leaves to recovery (creates journalled but maybe never sent are
+/// looked up by sync id).
+const JOURNAL_AHEAD_BATCHES: usize = GROUP_COMMIT_BATCHES;
 const JOURNAL_AHEAD_OPS: usize = 2 * GROUP_COMMIT_OPS;
 
 /// Commits started in the background ([`StateStore::commit_in_background`]), oldest first.
@@ -112,6 +115,24 @@ impl Background {
     fn start(&mut self, store: &dyn StateStore, c: Commit) {
         self.tickets.push_back(store.commit_in_background(c));
         self.started += 1;
+    }
+
+    /// Whether the first `n` commits are durable, by what is known without waiting.
+    fn durable_now(&mut self, n: u64) -> std::result::Result<bool, StoreError> {
+        while self.durable < n {
+            let Some(t) = self.tickets.front_mut() else {
+                break;
+            };
+            match futures::FutureExt::now_or_never(t) {
+                Some(r) => {
+                    r?;
+                    self.tickets.pop_front();
+                    self.durable += 1;
+                }
+                None => return Ok(false),
+            }
+        }
+        Ok(self.durable >= n)
     }
 
     /// Waits until the first `n` commits are durable; the first that failed is the error.
@@ -245,11 +266,67 @@ pub fn scope_of(kind: Kind, settings: &KindSettings, now: DateTime<Utc>) -> Scop
 
 struct Pulled {
     full: bool,
-    items: IdMap<ChangeItem>,
+    /// What was read, by id, folded so that the last word on an id wins: present and deleted
+    /// records here, records that left the view and records the connector cannot sync in the
+    /// two maps below (an id is in at most one of the three). Built as the planner takes it, so
+    /// a listing of 100,000 records is not copied from one map into another.
+    seen: IdMap<Seen>,
+    vanished: IdMap<()>,
+    unsupported: IdMap<(String, String)>,
     /// After a full listing: every mapped id of this side with its stored version, whether its
     /// mapping is dormant, and whether the listing returned it.
     index: IdMap<IndexEntry>,
     cursor: Option<Cursor>,
+}
+
+impl Pulled {
+    fn new(full: bool, index: IdMap<IndexEntry>) -> Self {
+        Pulled {
+            full,
+            seen: IdMap::default(),
+            vanished: IdMap::default(),
+            unsupported: IdMap::default(),
+            index,
+            cursor: None,
+        }
+    }
+
+    /// Records one item; it replaces anything read earlier about the same id.
+    fn put(&mut self, item: ChangeItem) {
+        self.forget(item.id());
+        match item {
+            ChangeItem::Upsert(r) => {
+                self.seen.insert(r.id.clone(), Seen::Present(r));
+            }
+            ChangeItem::Deleted { id } => {
+                self.seen.insert(id, Seen::Deleted);
+            }
+            ChangeItem::Vanished { id } => {
+                self.vanished.insert(id, ());
+            }
+            ChangeItem::Unsupported { id, title, reason } => {
+                self.unsupported.insert(id, (title, reason));
+            }
+        }
+    }
+
+    /// Forgets what was read about an id.
+    fn forget(&mut self, id: &str) {
+        if !self.seen.is_empty() {
+            self.seen.remove(id);
+        }
+        if !self.vanished.is_empty() {
+            self.vanished.remove(id);
+        }
+        if !self.unsupported.is_empty() {
+            self.unsupported.remove(id);
+        }
+    }
+
+    /// How many ids were read.
+    fn len(&self) -> usize {
+        self.seen.len() + self.vanished.len() + self.unsupported.len()
+    }
 }
 
 struct IndexEntry {
@@ -425,26 +502,14 @@ impl Engine {
             }
         }
 
-        // 3. Turn what was read into what was seen; classify records that left a view.
+        // 3. What was seen, as read; classify records that left a view.
         let mut seen: [IdMap<Seen>; 2] = [IdMap::default(), IdMap::default()];
         for (i, side) in Side::BOTH.into_iter().enumerate() {
             let p = &mut pulled[i];
-            seen[i].reserve(p.items.len());
-            let mut vanished: Vec<String> = vec![];
-            // Taken, not drained: the map's table is freed here, not at the end of the run.
-            for (id, item) in std::mem::take(&mut p.items) {
-                match item {
-                    ChangeItem::Upsert(r) => {
-                        seen[i].insert(id, Seen::Present(r));
-                    }
-                    ChangeItem::Deleted { .. } => {
-                        seen[i].insert(id, Seen::Deleted);
-                    }
-                    ChangeItem::Vanished { .. } => vanished.push(id),
-                    ChangeItem::Unsupported { id, title, reason } => {
-                        not_synced(&mut kr, side, id, title, &reason)
-                    }
-                }
+            seen[i] = std::mem::take(&mut p.seen);
+            let mut vanished: Vec<String> = std::mem::take(&mut p.vanished).into_keys().collect();
+            for (id, (title, reason)) in std::mem::take(&mut p.unsupported) {
+                not_synced(&mut kr, side, id, title, &reason);
             }
             if p.full {
                 for (id, e) in &p.index {
@@ -788,12 +853,7 @@ impl Engine {
     ) -> std::result::Result<Pulled, PullError> {
         let conn = self.conn(side);
         if let Some(cur) = cursor {
-            let mut p = Pulled {
-                full: false,
-                items: IdMap::default(),
-                index: IdMap::default(),
-                cursor: None,
-            };
+            let mut p = Pulled::new(false, IdMap::default());
             let mut page = None;
             loop {
                 let req = PageRequest {
@@ -804,12 +864,12 @@ impl Engine {
                     Ok(pg) => {
                         // Fold by id: a round may repeat an item; the last word wins.
                         for item in pg.items {
-                            p.items.insert(item.id().to_string(), item);
+                            p.put(item);
                         }
                         self.emit(Progress::Reading {
                             kind,
                             side,
-                            items: p.items.len() as u64,
+                            items: p.len() as u64,
                             full: false,
                         });
                         match pg.next {
@@ -848,12 +908,7 @@ impl Engine {
                 )
             })
             .collect();
-        let mut p = Pulled {
-            full: true,
-            items: IdMap::default(),
-            index,
-            cursor: None,
-        };
+        let mut p = Pulled::new(true, index);
         let mut page = None;
         let mut count = 0u64;
         loop {
@@ -876,14 +931,12 @@ impl Engine {
                         // Unchanged since the last sync: nothing to plan.
                         if !e.dormant && e.version == r.version && !e.version.is_empty() {
                             // (An earlier page may have listed it with another version.)
-                            if !p.items.is_empty() {
-                                p.items.remove(&r.id);
-                            }
+                            p.forget(&r.id);
                             continue;
                         }
                     }
                 }
-                p.items.insert(item.id().to_string(), item);
+                p.put(item);
             }
             self.emit(Progress::Reading {
                 kind,
@@ -919,6 +972,8 @@ impl Engine {
             }
             let ids: Vec<SyncId> = mine.iter().map(|i| i.sync_id.clone()).collect();
             let mut found: HashMap<SyncId, RemoteRecord> = HashMap::new();
+            // One batch at a time: lookups by sync id are searches, which services throttle
+            // sooner than writes.
             for chunk in ids.chunks(self.conn(side).capabilities().max_batch.max(1)) {
                 let got = self
                     .conn(side)
@@ -1014,10 +1069,13 @@ impl Engine {
         // journals them, the batch's steps), and how many operations that is per side.
         let mut ready: [VecDeque<(u64, Vec<Step>)>; 2] = Default::default();
         let mut ahead_ops = [0usize; 2];
+        // The journal horizon per side, in batches (see JOURNAL_AHEAD_BATCHES).
+        let mut horizon = [1usize; 2];
         for (si, side) in Side::BOTH.into_iter().enumerate() {
             let caps = self.conn(side).capabilities();
             limit[si] = caps.max_concurrency.max(1);
             max_batch[si] = caps.max_batch.max(1);
+            horizon[si] = limit[si].clamp(2, JOURNAL_AHEAD_BATCHES);
             let ops = std::mem::take(&mut per_side[si]);
             queues[si] = ops.chunks(max_batch[si]).map(|c| c.to_vec()).collect();
         }
@@ -1057,13 +1115,13 @@ impl Engine {
             // that also takes the results gathered so far.
             let mut topped_up = false;
             for (si, side) in Side::BOTH.into_iter().enumerate() {
-                let low = ready[si].len() <= JOURNAL_AHEAD_BATCHES / 2
-                    && ahead_ops[si] <= JOURNAL_AHEAD_OPS / 2;
+                let low =
+                    ready[si].len() <= horizon[si] / 2 && ahead_ops[si] <= JOURNAL_AHEAD_OPS / 2;
                 if !go || !low {
                     continue;
                 }
                 while next_create[si] < creates[si].len()
-                    && ready[si].len() < JOURNAL_AHEAD_BATCHES
+                    && ready[si].len() < horizon[si]
                     && ahead_ops[si] < JOURNAL_AHEAD_OPS
                 {
                     let end = (next_create[si] + max_batch[si]).min(creates[si].len());
@@ -1102,8 +1160,13 @@ impl Engine {
                         let batch = if let Some(b) = queues[si].pop_front() {
                             Batch::Planned(b)
                         } else if let Some((seq, _)) = ready[si].front() {
-                            // Its intents must be durable first (normally they long are).
-                            bg.wait_for(*seq).await?;
+                            // Its intents must be durable first. Had they to be waited for,
+                            // the horizon was too short for this service and store.
+                            let seq = *seq;
+                            if !bg.durable_now(seq)? {
+                                horizon[si] = (horizon[si] * 2).min(JOURNAL_AHEAD_BATCHES);
+                                bg.wait_for(seq).await?;
+                            }
                             let Some((_, steps)) = ready[si].pop_front() else {
                                 break;
                             };
