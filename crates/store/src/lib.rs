@@ -599,12 +599,14 @@ impl SqliteStore {
 
     fn setup(mut conn: Connection) -> Result<SqliteStore, StoreError> {
         conn.busy_timeout(BUSY_TIMEOUT).db()?;
-        // 32 KiB pages (SQLite's default is 4 KiB). Only a new file takes it (before WAL is
-        // on); an existing one keeps its size. Mappings are a few hundred bytes with three
-        // indexes, one on a random key: larger pages split less and read a whole kind in fewer
-        // calls. Measured with bench_engine at 100,000 records: first sync 0.80 -> 0.59 s, no-op
-        // 0.096 -> 0.086 s (16 KiB: 0.65 / 0.085; 64 KiB no better than 32).
-        conn.execute_batch("PRAGMA page_size=32768;").db()?;
+        // 8 KiB pages (SQLite's default is 4 KiB). Only a new file takes it (before WAL is on);
+        // an existing one keeps its size. Larger pages split less when 100,000 mappings are
+        // inserted under a random key, but every page an update touches is written whole: a
+        // sync that updates 1% of the mappings, scattered, rewrites most of the table. Measured
+        // with bench_engine at 100,000 records (interleaved runs, medians): first sync / no-op /
+        // 1% changed = 4 KiB 0.73 / 0.092 / 0.154 s, 8 KiB 0.64 / 0.090 / 0.134 s, 32 KiB
+        // 0.57 / 0.086 / 0.169 s. Everyday syncs look like "changed", hence 8 KiB.
+        conn.execute_batch("PRAGMA page_size=8192;").db()?;
         // WAL: readers never block the writer and a killed process never corrupts the file.
         // `journal_mode` answers with the mode (`memory` for in-memory databases).
         let _mode: String = conn
@@ -618,10 +620,9 @@ impl SqliteStore {
         // run on the store's writer thread while the engine sends the next group).
         conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
             .db()?;
-        // A page cache of up to 8 MiB (the default is 2 MiB): with commits grouped by the engine
-        // and 32 KiB pages, 8 MiB fills 100,000 mappings as fast as 16 or 64 MiB did, and the
-        // peak resident set is about 10 MiB lower than with 16 (bench_engine, interleaved runs;
-        // 4 MiB was slower to fill).
+        // A page cache of up to 8 MiB (the default is 2 MiB): with commits grouped by the engine,
+        // 8 MiB syncs 100,000 mappings as fast as 16 MiB did, and the peak resident set is about
+        // 10 MiB lower (bench_engine, interleaved runs; 4 MiB was slower to fill).
         conn.execute_batch("PRAGMA cache_size=-8192").db()?;
         conn.set_prepared_statement_cache_capacity(64);
         Self::migrate(&mut conn)?;
