@@ -19,7 +19,7 @@ use crate::connector::{
 };
 use crate::error::{ConnectorError, ConnectorErrorKind, StoreError};
 use crate::field::{copy_fields, FieldSchema};
-use crate::model::{Kind, Record, Side};
+use crate::model::{IdMap, Kind, Record, Side};
 use crate::report::SyncReport;
 use crate::store::{Commit, Deferred, Intent, Mapping, QueuedConflict, StateStore};
 
@@ -820,10 +820,24 @@ pub struct MemoryStore {
     inner: Mutex<StoreInner>,
 }
 
+/// A map keyed by sync id, with the fast hasher of [`IdMap`].
+type SyncMap<V> = HashMap<SyncId, V, foldhash::fast::RandomState>;
+
+/// The position of a kind in per-kind arrays.
+fn kind_index(k: Kind) -> usize {
+    match k {
+        Kind::Contact => 0,
+        Kind::Task => 1,
+        Kind::Event => 2,
+    }
+}
+
 #[derive(Default, Clone)]
 struct StoreInner {
-    mappings: HashMap<(Kind, SyncId), Mapping>,
-    by_id: HashMap<(Kind, Side, String), SyncId>,
+    /// Per kind: sync id → mapping.
+    mappings: [SyncMap<Mapping>; 3],
+    /// Per kind and side: the side's id → sync id (looked up by `&str`, no key built).
+    by_id: [[IdMap<SyncId>; 2]; 3],
     cursors: HashMap<(Kind, Side), (String, Cursor)>,
     intents: BTreeMap<SyncId, Intent>,
     deferred: BTreeMap<(Kind, Side, String), Deferred>,
@@ -856,11 +870,13 @@ impl MemoryStore {
 
 impl StoreInner {
     fn remove_mapping(&mut self, kind: Kind, sync_id: &SyncId) {
-        if let Some(m) = self.mappings.remove(&(kind, sync_id.clone())) {
+        let k = kind_index(kind);
+        if let Some(m) = self.mappings[k].remove(sync_id) {
             for side in Side::BOTH {
-                let key = (kind, side, m.side(side).id.clone());
-                if self.by_id.get(&key) == Some(sync_id) {
-                    self.by_id.remove(&key);
+                let ids = &mut self.by_id[k][side.index()];
+                let id = m.side(side).id.as_str();
+                if ids.get(id) == Some(sync_id) {
+                    ids.remove(id);
                 }
             }
         }
@@ -870,12 +886,7 @@ impl StoreInner {
 impl StateStore for MemoryStore {
     fn mappings(&self, kind: Kind) -> Result<Vec<Mapping>, StoreError> {
         let inner = self.inner();
-        let mut v: Vec<Mapping> = inner
-            .mappings
-            .values()
-            .filter(|m| m.kind == kind)
-            .cloned()
-            .collect();
+        let mut v: Vec<Mapping> = inner.mappings[kind_index(kind)].values().cloned().collect();
         v.sort_by(|a, b| a.sync_id.cmp(&b.sync_id));
         Ok(v)
     }
@@ -885,11 +896,8 @@ impl StateStore for MemoryStore {
         kind: Kind,
         side: Side,
     ) -> Result<Vec<(String, String, bool)>, StoreError> {
-        Ok(self
-            .inner()
-            .mappings
+        Ok(self.inner().mappings[kind_index(kind)]
             .values()
-            .filter(|m| m.kind == kind)
             .map(|m| {
                 let st = m.side(side);
                 (st.id.clone(), st.version.clone(), m.dormant.is_some())
@@ -904,10 +912,11 @@ impl StateStore for MemoryStore {
         ids: &[String],
     ) -> Result<Vec<Mapping>, StoreError> {
         let inner = self.inner();
+        let k = kind_index(kind);
         Ok(ids
             .iter()
-            .filter_map(|id| inner.by_id.get(&(kind, side, id.clone())))
-            .filter_map(|s| inner.mappings.get(&(kind, s.clone())))
+            .filter_map(|id| inner.by_id[k][side.index()].get(id.as_str()))
+            .filter_map(|s| inner.mappings[k].get(s))
             .cloned()
             .collect())
     }
@@ -916,17 +925,15 @@ impl StateStore for MemoryStore {
         let inner = self.inner();
         Ok(ids
             .iter()
-            .filter_map(|s| inner.mappings.get(&(kind, s.clone())))
+            .filter_map(|s| inner.mappings[kind_index(kind)].get(s))
             .cloned()
             .collect())
     }
 
     fn mapping_count(&self, kind: Kind) -> Result<usize, StoreError> {
-        Ok(self
-            .inner()
-            .mappings
+        Ok(self.inner().mappings[kind_index(kind)]
             .values()
-            .filter(|m| m.kind == kind && m.dormant.is_none())
+            .filter(|m| m.dormant.is_none())
             .count())
     }
 
@@ -968,21 +975,18 @@ impl StateStore for MemoryStore {
             inner.remove_mapping(*kind, s);
         }
         for m in c.upsert.iter().chain(&c.insert) {
+            let k = kind_index(m.kind);
             inner.remove_mapping(m.kind, &m.sync_id);
             for side in Side::BOTH {
-                let key = (m.kind, side, m.side(side).id.clone());
-                if let Some(old) = inner.by_id.get(&key).cloned() {
+                let id = m.side(side).id.as_str();
+                if let Some(old) = inner.by_id[k][side.index()].get(id).cloned() {
                     inner.remove_mapping(m.kind, &old);
                 }
             }
             for side in Side::BOTH {
-                inner
-                    .by_id
-                    .insert((m.kind, side, m.side(side).id.clone()), m.sync_id.clone());
+                inner.by_id[k][side.index()].insert(m.side(side).id.clone(), m.sync_id.clone());
             }
-            inner
-                .mappings
-                .insert((m.kind, m.sync_id.clone()), m.clone());
+            inner.mappings[k].insert(m.sync_id.clone(), m.clone());
         }
         for s in &c.settle {
             inner.intents.remove(s);
