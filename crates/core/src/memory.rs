@@ -19,7 +19,7 @@ use crate::connector::{
 };
 use crate::error::{ConnectorError, ConnectorErrorKind, StoreError};
 use crate::field::{copy_fields, FieldSchema};
-use crate::model::{IdMap, Kind, Record, Side};
+use crate::model::{FastMap, IdMap, Kind, Record, Side};
 use crate::report::SyncReport;
 use crate::store::{Commit, Deferred, Intent, Mapping, QueuedConflict, StateStore};
 
@@ -820,22 +820,10 @@ pub struct MemoryStore {
     inner: Mutex<StoreInner>,
 }
 
-/// A map keyed by sync id, with the fast hasher of [`IdMap`].
-type SyncMap<V> = HashMap<SyncId, V, foldhash::fast::RandomState>;
-
-/// The position of a kind in per-kind arrays.
-fn kind_index(k: Kind) -> usize {
-    match k {
-        Kind::Contact => 0,
-        Kind::Task => 1,
-        Kind::Event => 2,
-    }
-}
-
 #[derive(Default, Clone)]
 struct StoreInner {
     /// Per kind: sync id → mapping.
-    mappings: [SyncMap<Mapping>; 3],
+    mappings: [FastMap<SyncId, Mapping>; 3],
     /// Per kind and side: the side's id → sync id (looked up by `&str`, no key built).
     by_id: [[IdMap<SyncId>; 2]; 3],
     cursors: HashMap<(Kind, Side), (String, Cursor)>,
@@ -870,7 +858,7 @@ impl MemoryStore {
 
 impl StoreInner {
     fn remove_mapping(&mut self, kind: Kind, sync_id: &SyncId) {
-        let k = kind_index(kind);
+        let k = kind.index();
         if let Some(m) = self.mappings[k].remove(sync_id) {
             for side in Side::BOTH {
                 let ids = &mut self.by_id[k][side.index()];
@@ -886,7 +874,7 @@ impl StoreInner {
 impl StateStore for MemoryStore {
     fn mappings(&self, kind: Kind) -> Result<Vec<Mapping>, StoreError> {
         let inner = self.inner();
-        let mut v: Vec<Mapping> = inner.mappings[kind_index(kind)].values().cloned().collect();
+        let mut v: Vec<Mapping> = inner.mappings[kind.index()].values().cloned().collect();
         v.sort_by(|a, b| a.sync_id.cmp(&b.sync_id));
         Ok(v)
     }
@@ -896,7 +884,7 @@ impl StateStore for MemoryStore {
         kind: Kind,
         side: Side,
     ) -> Result<Vec<(String, String, bool)>, StoreError> {
-        Ok(self.inner().mappings[kind_index(kind)]
+        Ok(self.inner().mappings[kind.index()]
             .values()
             .map(|m| {
                 let st = m.side(side);
@@ -912,7 +900,7 @@ impl StateStore for MemoryStore {
         ids: &[String],
     ) -> Result<Vec<Mapping>, StoreError> {
         let inner = self.inner();
-        let k = kind_index(kind);
+        let k = kind.index();
         Ok(ids
             .iter()
             .filter_map(|id| inner.by_id[k][side.index()].get(id.as_str()))
@@ -925,13 +913,13 @@ impl StateStore for MemoryStore {
         let inner = self.inner();
         Ok(ids
             .iter()
-            .filter_map(|s| inner.mappings[kind_index(kind)].get(s))
+            .filter_map(|s| inner.mappings[kind.index()].get(s))
             .cloned()
             .collect())
     }
 
     fn mapping_count(&self, kind: Kind) -> Result<usize, StoreError> {
-        Ok(self.inner().mappings[kind_index(kind)]
+        Ok(self.inner().mappings[kind.index()]
             .values()
             .filter(|m| m.dormant.is_none())
             .count())
@@ -975,7 +963,7 @@ impl StateStore for MemoryStore {
             inner.remove_mapping(*kind, s);
         }
         for m in c.upsert.iter().chain(&c.insert) {
-            let k = kind_index(m.kind);
+            let k = m.kind.index();
             inner.remove_mapping(m.kind, &m.sync_id);
             for side in Side::BOTH {
                 let id = m.side(side).id.as_str();

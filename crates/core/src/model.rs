@@ -23,6 +23,15 @@ impl Kind {
     /// All kinds, in the order a full sync handles them.
     pub const ALL: [Kind; 3] = [Kind::Contact, Kind::Task, Kind::Event];
 
+    /// The position of a kind in [`Kind::ALL`] (for per-kind arrays).
+    pub fn index(self) -> usize {
+        match self {
+            Kind::Contact => 0,
+            Kind::Task => 1,
+            Kind::Event => 2,
+        }
+    }
+
     /// A stable lower-case name, used in the state store, cursors and the CLI.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -629,12 +638,18 @@ impl Recurrence {
     }
 }
 
-/// A map keyed by record id, with a fast hasher (foldhash; SipHash's resistance to chosen keys
-/// buys nothing for ids a signed-in service hands out, and the engine hashes every listed id).
-pub type IdMap<V> = std::collections::HashMap<String, V, foldhash::fast::RandomState>;
+/// A hash map with a fast hasher (foldhash): SipHash's resistance to chosen keys buys nothing
+/// for ids and sync ids a signed-in service hands out, and the engine hashes every listed id.
+pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
-/// A set of record ids, with the hasher of [`IdMap`].
-pub type IdSet<'a> = std::collections::HashSet<&'a str, foldhash::fast::RandomState>;
+/// A hash set with the hasher of [`FastMap`].
+pub type FastSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
+
+/// A map keyed by record id.
+pub type IdMap<V> = FastMap<String, V>;
+
+/// A set of record ids.
+pub type IdSet<'a> = FastSet<&'a str>;
 
 #[cfg(test)]
 mod tests {

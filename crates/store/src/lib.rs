@@ -46,6 +46,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use crmsync_core::field::{FieldSet, HASH_SCHEME};
+use crmsync_core::model::{FastMap, FastSet};
 use crmsync_core::report::SyncReport;
 use crmsync_core::{
     Commit, CommitTicket, Cursor, Deferred, FieldHashes, Intent, Kind, Mapping, QueuedConflict,
@@ -401,11 +402,6 @@ impl IntentIndex {
 /// stay small however many intents one commit journals (the engine journals a few groups of
 /// batches at once).
 const INTENTS_PER_ROW: usize = 64;
-
-/// A hash map with a fast hasher, for the intent index's in-memory maps.
-type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
-/// A hash set with a fast hasher.
-type FastSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
 
 fn encode_intents(list: &[Intent]) -> Result<Vec<u8>, StoreError> {
     // Sized up front (an intent takes about 200 bytes): growing by doubling made each batch
