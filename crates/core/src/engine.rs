@@ -100,7 +100,8 @@ const GROUP_COMMIT_OPS: usize = 8_192;
 const JOURNAL_AHEAD_BATCHES: usize = GROUP_COMMIT_BATCHES;
 const JOURNAL_AHEAD_OPS: usize = 2 * GROUP_COMMIT_OPS;
 
-/// Commits started in the background ([`StateStore::commit_in_background`]), oldest first.
+/// Commits started in the background ([`StateStore::commit_in_background`]), oldest first,
+/// and the size of the group of results gathered since the last one.
 #[derive(Default)]
 struct Background {
     tickets: VecDeque<CommitTicket>,
@@ -108,13 +109,30 @@ struct Background {
     started: u64,
     /// How many are known durable (the first `durable` started).
     durable: u64,
+    /// Operations and batches whose results were gathered since the last commit started.
+    group_ops: usize,
+    group_batches: usize,
 }
 
 impl Background {
-    /// Starts a commit; it is number `self.started` once this returns.
-    fn start(&mut self, store: &dyn StateStore, c: Commit) {
-        self.tickets.push_back(store.commit_in_background(c));
+    /// Starts committing `pending` (left empty); it is number `self.started` once this returns.
+    fn start(&mut self, store: &dyn StateStore, pending: &mut Commit) {
+        self.tickets
+            .push_back(store.commit_in_background(std::mem::take(pending)));
         self.started += 1;
+        self.group_ops = 0;
+        self.group_batches = 0;
+    }
+
+    /// Counts a batch whose results were gathered.
+    fn gathered(&mut self, ops: usize) {
+        self.group_ops += ops;
+        self.group_batches += 1;
+    }
+
+    /// Whether the gathered results make a group (see GROUP_COMMIT_BATCHES).
+    fn group_due(&self) -> bool {
+        self.group_ops >= GROUP_COMMIT_OPS || self.group_batches >= GROUP_COMMIT_BATCHES
     }
 
     /// Whether the first `n` commits are durable, by what is known without waiting.
@@ -1089,8 +1107,6 @@ impl Engine {
         // crash before a group's commit loses nothing: recovery finds the creates by sync id,
         // and an update or delete whose result was not stored is seen as an echo next run.
         let mut pending = Commit::default();
-        let mut pending_ops = 0usize;
-        let mut pending_batches = 0usize;
         let mut bg = Background::default();
         let mut done = 0u64;
         let mut complete = true;
@@ -1110,9 +1126,9 @@ impl Engine {
         };
         loop {
             let go = !stopped && !self.cancel.is_cancelled();
-            // Journal ahead: once fewer than half of JOURNAL_AHEAD_* creates are journalled
-            // and not yet sent, expand and journal creates up to the full amount, in a commit
-            // that also takes the results gathered so far.
+            // Journal ahead: once no more than half the horizon is journalled and not yet sent,
+            // expand and journal creates up to the horizon (see JOURNAL_AHEAD_BATCHES), in a
+            // commit that also takes the results gathered so far.
             let mut topped_up = false;
             for (si, side) in Side::BOTH.into_iter().enumerate() {
                 let low =
@@ -1135,10 +1151,8 @@ impl Engine {
                         continue;
                     }
                     for step in &steps {
-                        for (_, op) in &step.writes {
-                            if let Operation::Create { sync_id, .. } = op {
-                                pending.journal.extend(intent(side, sync_id, step));
-                            }
+                        if let Some(sync_id) = created(step) {
+                            pending.journal.extend(intent(side, sync_id, step));
                         }
                     }
                     ahead_ops[si] += steps.len();
@@ -1147,9 +1161,7 @@ impl Engine {
                 }
             }
             if topped_up {
-                bg.start(&*self.store, std::mem::take(&mut pending));
-                pending_ops = 0;
-                pending_batches = 0;
+                bg.start(&*self.store, &mut pending);
             }
 
             // Launch what the limits allow.
@@ -1192,9 +1204,7 @@ impl Engine {
                 }
             }
             if !pending.journal.is_empty() {
-                bg.start(&*self.store, std::mem::take(&mut pending));
-                pending_ops = 0;
-                pending_batches = 0;
+                bg.start(&*self.store, &mut pending);
                 bg.wait_for(bg.started).await?;
             }
             for (side, batch) in launch {
@@ -1245,8 +1255,7 @@ impl Engine {
                 }
             };
             done += n as u64;
-            pending_ops += n;
-            pending_batches += 1;
+            bg.gathered(n);
             kr.counts.writes += n as u64;
             match batch {
                 Batch::Planned(items) => {
@@ -1288,27 +1297,19 @@ impl Engine {
             }
             let idle =
                 stopped || self.cancel.is_cancelled() || !left(&queues, &ready, &next_create);
-            if (idle || pending_ops >= GROUP_COMMIT_OPS || pending_batches >= GROUP_COMMIT_BATCHES)
-                && !pending.is_empty()
-            {
-                bg.start(&*self.store, std::mem::take(&mut pending));
-                pending_ops = 0;
-                pending_batches = 0;
+            if (idle || bg.group_due()) && !pending.is_empty() {
+                bg.start(&*self.store, &mut pending);
             }
             self.emit(Progress::Writing { kind, done, total });
         }
         // Creates journalled but never sent (stopped or cancelled): they did not happen.
         for (_, steps) in ready.iter_mut().flat_map(std::mem::take) {
-            for step in &steps {
-                for (_, op) in &step.writes {
-                    if let Operation::Create { sync_id, .. } = op {
-                        pending.settle.push(sync_id.clone());
-                    }
-                }
-            }
+            pending
+                .settle
+                .extend(steps.iter().filter_map(created).cloned());
         }
         if !pending.is_empty() {
-            bg.start(&*self.store, pending);
+            bg.start(&*self.store, &mut pending);
         }
         bg.wait_for(bg.started).await?;
         if left(&queues, &ready, &next_create) {
@@ -1422,6 +1423,14 @@ impl Engine {
     }
 }
 
+/// The sync id of the record a step creates, if it creates one.
+fn created(step: &Step) -> Option<&SyncId> {
+    step.writes.iter().find_map(|(_, op)| match op {
+        Operation::Create { sync_id, .. } => Some(sync_id),
+        _ => None,
+    })
+}
+
 fn undefer(commit: &mut Commit, step: &Step, kind: Kind, deferred: &HashSet<(Side, &str)>) {
     for (side, id) in [
         (Side::Zoho, &step.zoho_id),
@@ -1468,12 +1477,7 @@ fn finish_step(
                 }
             }
         }
-        if let Some(Operation::Create { sync_id, .. }) = step
-            .writes
-            .iter()
-            .map(|(_, op)| op)
-            .find(|op| matches!(op, Operation::Create { .. }))
-        {
+        if let Some(sync_id) = created(step) {
             commit.settle.push(sync_id.clone());
             commit.insert.push(m);
         } else {
