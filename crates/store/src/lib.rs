@@ -126,9 +126,9 @@ const MIGRATIONS: &[&str] = &[
     );
     "#,
     // 2: intents journalled in rows of a postcard list (at most `INTENTS_PER_ROW` each), see
-    // `IntentIndex`. Rows of the old per-intent table are still
-    // read and settled. AUTOINCREMENT: a row id is never
-    // reused, so an index that is out of date can never point at someone else's batch.
+    // `IntentIndex`. Rows of the old per-intent table are still read and settled.
+    // AUTOINCREMENT: a row id is never reused, so an index that is out of date can never
+    // point at someone else's batch.
     r#"
     CREATE TABLE intent_batches (
         id   INTEGER PRIMARY KEY AUTOINCREMENT,
