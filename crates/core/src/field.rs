@@ -344,6 +344,103 @@ impl FieldHashes {
                 .collect(),
         )
     }
+
+    /// A compact form for storage: most fields of most records are empty, and an empty field
+    /// always hashes to the same value ([`EMPTY_HASHES`]), so those cost one bit instead of
+    /// eight bytes. The layout is the count `n` (one byte), a bitmap of `ceil(n / 8)` bytes
+    /// (bit `i` set: field `i` holds its kind's empty hash), then the other hashes as
+    /// little-endian `u64`s. Its length is never a multiple of 8, so [`FieldHashes::from_stored`]
+    /// tells it from [`FieldHashes::to_bytes`], which it also reads; lists too long for the
+    /// form (more than 48, which no kind has) are written that way.
+    pub fn to_stored(&self, kind: Kind) -> Vec<u8> {
+        let n = self.0.len();
+        if n == 0 || n > 48 {
+            return self.to_bytes();
+        }
+        let empty = empty_hashes(kind);
+        let map_len = n.div_ceil(8);
+        let mut out = Vec::with_capacity(1 + map_len + 8 * n);
+        out.push(n as u8);
+        out.resize(1 + map_len, 0);
+        for (i, h) in self.0.iter().enumerate() {
+            if empty.get(i) == Some(h) {
+                out[1 + i / 8] |= 1 << (i % 8);
+            } else {
+                out.extend_from_slice(&h.to_le_bytes());
+            }
+        }
+        out
+    }
+
+    /// Reverses [`FieldHashes::to_stored`] (and [`FieldHashes::to_bytes`]); `None` when `b`
+    /// is neither.
+    pub fn from_stored(kind: Kind, b: &[u8]) -> Option<FieldHashes> {
+        if b.len() % 8 == 0 {
+            return Some(FieldHashes::from_bytes(b));
+        }
+        let (&n, rest) = b.split_first()?;
+        let n = n as usize;
+        let map_len = n.div_ceil(8);
+        if n == 0 || n > 48 || rest.len() < map_len {
+            return None;
+        }
+        let (map, mut tail) = rest.split_at(map_len);
+        let empty = empty_hashes(kind);
+        let mut out = Vec::with_capacity(n);
+        for i in 0..n {
+            if map[i / 8] & (1 << (i % 8)) != 0 {
+                out.push(*empty.get(i)?);
+            } else {
+                let (h, more) = tail.split_first_chunk::<8>()?;
+                out.push(u64::from_le_bytes(*h));
+                tail = more;
+            }
+        }
+        tail.is_empty().then_some(FieldHashes(out))
+    }
+}
+
+/// The hash of each field of an empty record, per kind in [`Field::of`] order, under
+/// [`HASH_SCHEME`] 1. Part of the stored form ([`FieldHashes::to_stored`]): frozen here rather
+/// than computed, so that no change to a model type's `Default` can change what stored bytes
+/// mean. A test checks them against [`FieldHashes::of`].
+pub const EMPTY_HASHES: [&[u64]; 3] = [
+    &[
+        0xfe3e7324eee56355,
+        0x342b9f484c991587,
+        0x0849c493bf171ace,
+        0x95d5964b4761c4ae,
+        0xcf4f513be7a457f3,
+        0x5add22fbe2642b8e,
+        0xeb2645bb8ffd091d,
+        0x335ad5198972bcf5,
+        0xe1b7c4d52d9be49a,
+        0x0bde1efdd5fb4bf3,
+        0x40eeca5cd5dbba26,
+        0x96a1b001bec8a058,
+    ],
+    &[
+        0xa56652e292ed456b,
+        0xc9c5dee255ed6d3e,
+        0x9c24736ec6662ef4,
+        0x84f5fed3d82b386e,
+        0xd165b5f75ba55c2b,
+        0xf79f01cb4a94a409,
+    ],
+    &[
+        0x2f43040af3d99ac4,
+        0x26fe5ae019cff71f,
+        0x0334b67d7ec6cbc4,
+        0xcd06212618f47210,
+        0xd51ffebb116aee9c,
+        0x0137d9bbad6d4c06,
+        0x4f0b166b4e4d93cb,
+        0x9f54e3f3b2d42cbb,
+    ],
+];
+
+fn empty_hashes(kind: Kind) -> &'static [u64] {
+    EMPTY_HASHES[kind.index()]
 }
 
 /// Normalises free text for comparison: trims, unifies line endings, drops trailing spaces.
@@ -902,6 +999,79 @@ pub fn project_both(r: &Record, schemas: [&FieldSchema; 2]) -> Record {
 mod tests {
     use super::*;
     use crate::model::*;
+
+    #[test]
+    fn the_frozen_empty_hashes_are_those_of_empty_records() {
+        for r in [
+            Record::Contact(Contact::default()),
+            Record::Task(Task::default()),
+            Record::Event(Event::default()),
+        ] {
+            assert_eq!(
+                FieldHashes::of(&r).0,
+                EMPTY_HASHES[r.kind().index()],
+                "{:?}: the stored form depends on these values; a change needs HASH_SCHEME bumped and a migration",
+                r.kind()
+            );
+        }
+    }
+
+    #[test]
+    fn the_stored_form_round_trips_and_is_compact() {
+        let mut c = match contact() {
+            Record::Contact(c) => c,
+            _ => unreachable!(),
+        };
+        c.notes.clear();
+        let r = Record::Contact(c);
+        let h = FieldHashes::of(&r);
+        let stored = h.to_stored(Kind::Contact);
+        assert_ne!(stored.len() % 8, 0);
+        let empty =
+            h.0.iter()
+                .zip(EMPTY_HASHES[0])
+                .filter(|(a, b)| a == b)
+                .count();
+        assert!(empty > 0);
+        assert_eq!(stored.len(), 1 + 2 + 8 * (12 - empty));
+        assert_eq!(
+            FieldHashes::from_stored(Kind::Contact, &stored),
+            Some(h.clone())
+        );
+        // The plain form is still read.
+        assert_eq!(
+            FieldHashes::from_stored(Kind::Contact, &h.to_bytes()),
+            Some(h.clone())
+        );
+        // Lists of any length, for any kind, including ones longer than the kind's.
+        for kind in Kind::ALL {
+            for n in [1usize, 5, 8, 9, 13, 48, 49, 60] {
+                let v = FieldHashes(
+                    (0..n)
+                        .map(|i| match EMPTY_HASHES[kind.index()].get(i) {
+                            Some(e) if i % 3 != 1 => *e,
+                            _ => (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                        })
+                        .collect(),
+                );
+                let b = v.to_stored(kind);
+                assert_eq!(FieldHashes::from_stored(kind, &b), Some(v), "{kind:?} {n}");
+            }
+            assert_eq!(
+                FieldHashes::from_stored(kind, &FieldHashes::default().to_stored(kind)),
+                Some(FieldHashes::default())
+            );
+        }
+        // Truncated or padded bytes are refused, not misread.
+        assert_eq!(
+            FieldHashes::from_stored(Kind::Contact, &stored[..stored.len() - 1]),
+            None
+        );
+        let mut longer = stored.clone();
+        longer.push(0);
+        assert_eq!(FieldHashes::from_stored(Kind::Contact, &longer), None);
+        assert_eq!(FieldHashes::from_stored(Kind::Contact, &[0]), None);
+    }
 
     fn contact() -> Record {
         Record::Contact(Contact {

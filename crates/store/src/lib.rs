@@ -495,8 +495,16 @@ fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> rusqlite::Result<T> {
     })
 }
 
-fn hashes_at(row: &Row<'_>, i: usize) -> rusqlite::Result<FieldHashes> {
-    Ok(FieldHashes::from_bytes(row.get_ref(i)?.as_blob()?))
+/// Field hashes in their stored form ([`FieldHashes::to_stored`]).
+fn hashes_at(row: &Row<'_>, i: usize, kind: Kind) -> rusqlite::Result<FieldHashes> {
+    let b = row.get_ref(i)?.as_blob()?;
+    FieldHashes::from_stored(kind, b).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            i,
+            rusqlite::types::Type::Blob,
+            format!("field hashes of {} bytes in no known form", b.len()).into(),
+        )
+    })
 }
 
 /// The mapping columns, in the order [`mapping_row`] reads them.
@@ -504,24 +512,26 @@ const MAPPING_COLS: &str = "kind, sync_id, zoho_id, zoho_version, zoho_hashes, \
                             outlook_id, outlook_version, outlook_hashes, dormant";
 
 /// Stored as Outlook's hashes when they equal Zoho's (the usual case): a blob no real hash list
-/// can be (those are multiples of 8 bytes long). Keeps rows small, so listings scan fewer pages.
+/// can be (in [`FieldHashes::to_stored`] form those are a multiple of 8 bytes long, or 2 bytes
+/// and longer). Keeps rows small, so listings scan fewer pages.
 const SAME_HASHES: &[u8] = &[0];
 
 fn mapping_row(row: &Row<'_>) -> rusqlite::Result<Mapping> {
+    let kind = kind_from(row.get(0)?)?;
     let zoho = SideState {
         id: row.get(2)?,
         version: row.get(3)?,
-        hashes: hashes_at(row, 4)?,
+        hashes: hashes_at(row, 4, kind)?,
     };
     Ok(Mapping {
-        kind: kind_from(row.get(0)?)?,
+        kind,
         sync_id: SyncId(row.get(1)?),
         outlook: SideState {
             id: row.get(5)?,
             version: row.get(6)?,
             hashes: match row.get_ref(7)?.as_blob()? {
                 SAME_HASHES => zoho.hashes.clone(),
-                _ => hashes_at(row, 7)?,
+                _ => hashes_at(row, 7, kind)?,
             },
         },
         dormant: row.get::<_, Option<i64>>(8)?.map(side_from).transpose()?,
@@ -559,14 +569,15 @@ fn deferred_row(row: &Row<'_>) -> rusqlite::Result<Deferred> {
 }
 
 fn intent_row(row: &Row<'_>) -> rusqlite::Result<Intent> {
+    let kind = kind_from(row.get(1)?)?;
     Ok(Intent {
         sync_id: SyncId(row.get(0)?),
-        kind: kind_from(row.get(1)?)?,
+        kind,
         target: side_from(row.get(2)?)?,
         source: SideState {
             id: row.get(3)?,
             version: row.get(4)?,
-            hashes: hashes_at(row, 5)?,
+            hashes: hashes_at(row, 5, kind)?,
         },
     })
 }
@@ -697,6 +708,20 @@ impl SqliteStore {
             .db()
     }
 
+    /// Copies the write-ahead log into the database file (a passive checkpoint, once the
+    /// background commits started so far are done) and returns how many log frames it copied. SQLite does this by itself whenever a commit leaves more than 1,000 pages in
+    /// the log, inside that commit; a host that calls it when idle (after a sync) keeps the
+    /// next sync from paying for the last one's pages. Nothing is lost if it never runs.
+    pub fn checkpoint(&self) -> Result<u64, StoreError> {
+        let conn = self.conn();
+        let (_busy, _log, done): (i64, i64, i64) = conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .db()?;
+        Ok(u64::try_from(done).unwrap_or(0))
+    }
+
     /// Runs `PRAGMA integrity_check`; `Ok(())` when SQLite reports `ok`.
     pub fn integrity_check(&self) -> Result<(), StoreError> {
         let conn = self.conn();
@@ -800,11 +825,11 @@ impl SqliteStore {
                 .db()?;
             let fresh = c.upsert.iter().map(|m| (m, false));
             for (m, new) in fresh.chain(c.insert.iter().map(|m| (m, true))) {
-                let zoho_hashes = m.zoho.hashes.to_bytes();
+                let zoho_hashes = m.zoho.hashes.to_stored(m.kind);
                 let outlook_hashes = if m.outlook.hashes == m.zoho.hashes {
                     SAME_HASHES.to_vec()
                 } else {
-                    m.outlook.hashes.to_bytes()
+                    m.outlook.hashes.to_stored(m.kind)
                 };
                 let dormant = m.dormant.map(side_code);
                 let updated = if new {

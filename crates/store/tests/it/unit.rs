@@ -352,3 +352,68 @@ fn background_commits_run_in_order_and_survive_the_store() {
     assert_eq!(again.mapping_count(Kind::Contact).unwrap(), 2);
     again.integrity_check().unwrap();
 }
+
+#[test]
+fn hashes_of_real_records_are_stored_compactly_and_read_back() {
+    use crmsync_core::field::FieldHashes;
+    use crmsync_core::{Contact, Record};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let contact = Record::Contact(Contact {
+        given_name: "Ada".into(),
+        emails: vec!["ada@example.com".into()],
+        ..Default::default()
+    });
+    let mut m = mapping(Kind::Contact, "s", "z", "o");
+    m.zoho.hashes = FieldHashes::of(&contact);
+    let mut edited = m.zoho.hashes.clone();
+    edited.0[0] ^= 1;
+    m.outlook.hashes = edited;
+    {
+        let store = SqliteStore::open(&path).unwrap();
+        store
+            .commit(&Commit {
+                upsert: vec![m.clone()],
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(store.mappings(Kind::Contact).unwrap(), vec![m.clone()]);
+        assert!(store.checkpoint().unwrap() > 0);
+    }
+    // Two of the twelve fields are set: the rest cost a bit each.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let (z, o): (Vec<u8>, Vec<u8>) = conn
+        .query_row(
+            "SELECT zoho_hashes, outlook_hashes FROM mappings",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(z.len(), 1 + 2 + 2 * 8);
+    assert_eq!(o.len(), 1 + 2 + 2 * 8);
+    drop(conn);
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.mappings(Kind::Contact).unwrap(), vec![m]);
+}
+
+#[test]
+fn hashes_in_no_known_form_are_reported_as_corrupt() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let m = mapping(Kind::Contact, "s", "z", "o");
+    {
+        let store = SqliteStore::open(&path).unwrap();
+        store
+            .commit(&Commit {
+                upsert: vec![m],
+                ..Default::default()
+            })
+            .unwrap();
+    }
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute("UPDATE mappings SET zoho_hashes = X'0501'", [])
+        .unwrap();
+    drop(conn);
+    let store = SqliteStore::open(&path).unwrap();
+    assert!(store.mappings(Kind::Contact).is_err());
+}
