@@ -665,7 +665,7 @@ impl Engine {
 
         // 6. Plan.
         let [zoho_seen, outlook_seen] = seen;
-        let input = PlanInput {
+        let mut input = PlanInput {
             kind,
             settings,
             schemas: [&schemas[0], &schemas[1]],
@@ -726,7 +726,7 @@ impl Engine {
 
         // 8. Execute.
         let cursors_done = self
-            .execute(kind, &scope, &plan, &input, &deferred, &mut kr)
+            .execute(kind, &scope, &plan, &mut input, &deferred, &mut kr)
             .await?;
 
         // 9. Advance cursors only when the whole round was applied (failures are deferred).
@@ -1037,7 +1037,7 @@ impl Engine {
         kind: Kind,
         scope: &Scope,
         plan: &Plan,
-        input: &PlanInput<'_>,
+        input: &mut PlanInput<'_>,
         deferred: &[Deferred],
         kr: &mut KindReport,
     ) -> Result<bool> {
@@ -1143,9 +1143,18 @@ impl Engine {
                     let end = (next_create[si] + max_batch[si]).min(creates[si].len());
                     let steps: Vec<Step> = creates[si][next_create[si]..end]
                         .iter()
-                        .filter_map(|c| planner::expand_create(input, c))
+                        .filter_map(|c| planner::take_create(input, c))
                         .collect();
                     next_create[si] = end;
+                    if end == creates[si].len() {
+                        // Every create from the other side is expanded: nothing reads what
+                        // was seen there any more (a first sync of 100,000 records gives back
+                        // the map's table here, before the last batches are sent).
+                        match side.other() {
+                            Side::Zoho => input.zoho = IdMap::default(),
+                            Side::Outlook => input.outlook = IdMap::default(),
+                        }
+                    }
                     if steps.is_empty() {
                         // Every create of the chunk vanished from the input (cannot happen).
                         continue;

@@ -176,6 +176,17 @@ pub fn expand_create(input: &PlanInput<'_>, create: &PlannedCreate) -> Option<St
     }
 }
 
+/// [`expand_create`] for a run that expands each create once: the record then leaves the
+/// input, so its memory is given back while the sync runs rather than at its end.
+pub fn take_create(input: &mut PlanInput<'_>, create: &PlannedCreate) -> Option<Step> {
+    let step = expand_create(input, create);
+    match create.source {
+        Side::Zoho => input.zoho.remove(&create.id),
+        Side::Outlook => input.outlook.remove(&create.id),
+    };
+    step
+}
+
 impl Plan {
     /// Expands every planned create into `steps` (a dry run, or a caller that wants every
     /// step as a value).

@@ -403,15 +403,65 @@ impl IntentIndex {
 /// batches at once).
 const INTENTS_PER_ROW: usize = 64;
 
+/// The first byte of an intent row in the current form: a postcard list of [`StoredIntent`].
+/// Rows of the first form (a postcard list of [`Intent`], from releases before it) begin with
+/// the list's length, at most [`INTENTS_PER_ROW`], so never with this byte; they are still read.
+const INTENTS_FORM_2: u8 = 0xff;
+
+/// An intent as an intent row holds it: the source's field hashes in their stored form
+/// ([`FieldHashes::to_stored`]), about half the bytes of a list of varints.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredIntent {
+    kind: Kind,
+    sync_id: String,
+    target: Side,
+    id: String,
+    version: String,
+    hashes: Vec<u8>,
+}
+
 fn encode_intents(list: &[Intent]) -> Result<Vec<u8>, StoreError> {
-    // Sized up front (an intent takes about 200 bytes): growing by doubling made each batch
+    let stored: Vec<StoredIntent> = list
+        .iter()
+        .map(|i| StoredIntent {
+            kind: i.kind,
+            sync_id: i.sync_id.0.clone(),
+            target: i.target,
+            id: i.source.id.clone(),
+            version: i.source.version.clone(),
+            hashes: i.source.hashes.to_stored(i.kind),
+        })
+        .collect();
+    // Sized up front (an intent takes about 100 bytes): growing by doubling made each batch
     // fault in fresh pages several times over.
-    postcard::to_extend(list, Vec::with_capacity(list.len() * 224))
-        .map_err(|e| StoreError::Io(format!("encoding intents: {e}")))
+    let mut out = Vec::with_capacity(1 + list.len() * 128);
+    out.push(INTENTS_FORM_2);
+    postcard::to_extend(&stored, out).map_err(|e| StoreError::Io(format!("encoding intents: {e}")))
 }
 
 fn decode_intents(body: &[u8]) -> Result<Vec<Intent>, StoreError> {
-    postcard::from_bytes(body).map_err(|e| StoreError::Corrupt(format!("an intent batch: {e}")))
+    let corrupt = |e: String| StoreError::Corrupt(format!("an intent batch: {e}"));
+    let Some((&INTENTS_FORM_2, rest)) = body.split_first() else {
+        return postcard::from_bytes(body).map_err(|e| corrupt(e.to_string()));
+    };
+    let stored: Vec<StoredIntent> =
+        postcard::from_bytes(rest).map_err(|e| corrupt(e.to_string()))?;
+    stored
+        .into_iter()
+        .map(|s| {
+            Ok(Intent {
+                kind: s.kind,
+                sync_id: SyncId(s.sync_id),
+                target: s.target,
+                source: SideState {
+                    hashes: FieldHashes::from_stored(s.kind, &s.hashes)
+                        .ok_or_else(|| corrupt("field hashes in no known form".into()))?,
+                    id: s.id,
+                    version: s.version,
+                },
+            })
+        })
+        .collect()
 }
 
 impl std::fmt::Debug for SqliteStore {

@@ -417,3 +417,41 @@ fn hashes_in_no_known_form_are_reported_as_corrupt() {
     let store = SqliteStore::open(&path).unwrap();
     assert!(store.mappings(Kind::Contact).is_err());
 }
+
+#[test]
+fn intent_rows_of_the_first_form_are_read_and_settled() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let old = vec![
+        intent(Kind::Contact, "a", Side::Outlook, "z1"),
+        intent(Kind::Contact, "b", Side::Outlook, "z2"),
+    ];
+    drop(SqliteStore::open(&path).unwrap());
+    {
+        // As a release before the compact form wrote them: a postcard list of intents.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute(
+            "INSERT INTO intent_batches (body) VALUES (?1)",
+            [postcard::to_allocvec(&old).unwrap()],
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.intents(Kind::Contact).unwrap(), old);
+    // Settling one rewrites the row (in the current form) with the other.
+    store
+        .commit(&Commit {
+            settle: vec![SyncId("a".into())],
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(store.intents(Kind::Contact).unwrap(), old[1..]);
+    let body: Vec<u8> = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("SELECT body FROM intent_batches", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(body[0], 0xff);
+    drop(store);
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.intents(Kind::Contact).unwrap(), old[1..]);
+}
