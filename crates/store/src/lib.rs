@@ -39,8 +39,10 @@
 //! # }
 //! ```
 
+use std::cell::Cell;
 use std::collections::HashMap;
-use std::path::Path;
+use std::ffi::c_int;
+use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -176,6 +178,94 @@ struct Shared {
     queued: Mutex<usize>,
     /// Signalled whenever `queued` drops.
     drained: Condvar,
+    /// The database file, for the checkpointer's connection (`None` in memory: no log).
+    path: Option<PathBuf>,
+    /// The checkpointer, once started (see [`Checkpointer`]).
+    checkpointer: Mutex<Option<Checkpointer>>,
+}
+
+/// How many pages in the write-ahead log make a checkpoint due (SQLite's own default).
+const CHECKPOINT_PAGES: c_int = 1000;
+
+thread_local! {
+    /// The pages in the log after the last commit on this thread (set by [`note_wal_pages`],
+    /// which SQLite calls in the committing thread right after each commit).
+    static WAL_PAGES: Cell<c_int> = const { Cell::new(0) };
+}
+
+/// The WAL hook of the store's connection.
+fn note_wal_pages(_: &rusqlite::hooks::Wal, pages: c_int) -> rusqlite::Result<()> {
+    WAL_PAGES.with(|p| p.set(pages));
+    Ok(())
+}
+
+/// Copies the write-ahead log into the database file on a thread and connection of its own,
+/// once a commit leaves [`CHECKPOINT_PAGES`] in it. SQLite's automatic checkpoint does that
+/// inside the commit that crosses the mark, on the committing thread: the store's writer, whose
+/// time is what a large sync waits for. A passive checkpoint from another connection runs
+/// alongside the writer's next commits (WAL allows it) and never blocks them.
+struct Checkpointer {
+    signal: Arc<(Mutex<CheckpointState>, Condvar)>,
+    /// Checkpoints run so far (for tests).
+    runs: Arc<std::sync::atomic::AtomicU64>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+#[derive(Default)]
+struct CheckpointState {
+    due: bool,
+    stop: bool,
+}
+
+impl Checkpointer {
+    fn start(path: &Path) -> Result<Checkpointer, StoreError> {
+        let conn = Connection::open(path).db()?;
+        conn.busy_timeout(BUSY_TIMEOUT).db()?;
+        // The checkpoint syncs the database file before the log may be reused: FULL, like the
+        // writer's connection.
+        conn.execute_batch("PRAGMA synchronous=FULL").db()?;
+        let signal = Arc::new((Mutex::new(CheckpointState::default()), Condvar::new()));
+        let theirs = Arc::clone(&signal);
+        let runs = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let counted = Arc::clone(&runs);
+        let thread = std::thread::Builder::new()
+            .name("crmsync-store-checkpoint".into())
+            .spawn(move || {
+                let (state, cv) = &*theirs;
+                loop {
+                    let mut st = lock(state);
+                    while !st.due && !st.stop {
+                        st = cv.wait(st).unwrap_or_else(|e| e.into_inner());
+                    }
+                    if st.stop {
+                        return;
+                    }
+                    st.due = false;
+                    drop(st);
+                    // A failed checkpoint loses nothing (the log keeps the pages); the next
+                    // one, or SQLite on close, copies them.
+                    let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                    counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+            })
+            .map_err(|e| StoreError::Io(format!("starting the checkpointer: {e}")))?;
+        Ok(Checkpointer {
+            signal,
+            runs,
+            thread,
+        })
+    }
+
+    fn request(&self) {
+        lock(&self.signal.0).due = true;
+        self.signal.1.notify_one();
+    }
+
+    fn stop(self) {
+        lock(&self.signal.0).stop = true;
+        self.signal.1.notify_one();
+        let _ = self.thread.join();
+    }
 }
 
 /// The writer thread and its queue.
@@ -232,9 +322,30 @@ impl Shared {
         };
         let tx = conn.transaction().db()?;
         let out = f(&tx, &mut idx)?;
+        WAL_PAGES.with(|p| p.set(0));
         tx.commit().db()?;
         *slot = Some(idx);
+        drop(slot);
+        if WAL_PAGES.with(Cell::get) >= CHECKPOINT_PAGES {
+            self.checkpoint_due(&conn);
+        }
         Ok(out)
+    }
+
+    /// Hands the checkpoint to the checkpointer (started on first use); without one, runs it
+    /// here on `conn`, as SQLite's automatic checkpoint would have.
+    fn checkpoint_due(&self, conn: &Connection) {
+        let Some(path) = &self.path else { return };
+        let mut ck = lock(&self.checkpointer);
+        if ck.is_none() {
+            *ck = Checkpointer::start(path).ok();
+        }
+        match ck.as_ref() {
+            Some(c) => c.request(),
+            None => {
+                let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+            }
+        }
     }
 
     /// The writer thread: runs jobs in order until the store is dropped.
@@ -259,6 +370,11 @@ impl Drop for SqliteStore {
         if let Some(w) = lock(&self.writer).take() {
             drop(w.jobs);
             let _ = w.thread.join();
+        }
+        // Then the checkpointer's connection closes, so the store's is the last one: SQLite
+        // copies the log into the file as that closes.
+        if let Some(c) = lock(&self.shared.checkpointer).take() {
+            c.stop();
         }
     }
 }
@@ -646,15 +762,16 @@ impl SqliteStore {
     /// Fails with [`StoreError::TooNew`] when the file was written by a newer release, and with
     /// [`StoreError::Corrupt`] when it records a different field-hash scheme.
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
-        Self::setup(Connection::open(path).db()?)
+        let path = path.as_ref();
+        Self::setup(Connection::open(path).db()?, Some(path.to_path_buf()))
     }
 
     /// A private in-memory database (tests, dry runs).
     pub fn open_in_memory() -> Result<SqliteStore, StoreError> {
-        Self::setup(Connection::open_in_memory().db()?)
+        Self::setup(Connection::open_in_memory().db()?, None)
     }
 
-    fn setup(mut conn: Connection) -> Result<SqliteStore, StoreError> {
+    fn setup(mut conn: Connection, path: Option<PathBuf>) -> Result<SqliteStore, StoreError> {
         conn.busy_timeout(BUSY_TIMEOUT).db()?;
         // 8 KiB pages (SQLite's default is 4 KiB). Only a new file takes it (before WAL is on);
         // an existing one keeps its size. Larger pages split less when 100,000 mappings are
@@ -681,6 +798,11 @@ impl SqliteStore {
         // 8 MiB syncs 100,000 mappings as fast as 16 MiB did, and the peak resident set is about
         // 10 MiB lower (bench_engine, interleaved runs; 4 MiB was slower to fill).
         conn.execute_batch("PRAGMA cache_size=-8192").db()?;
+        // Checkpoints are the checkpointer's (see `Checkpointer`): no automatic one, and a
+        // hook that tells each commit how long the log is. (Setting the automatic checkpoint
+        // replaces the hook, so this order.)
+        conn.execute_batch("PRAGMA wal_autocheckpoint=0").db()?;
+        conn.wal_hook(Some(note_wal_pages));
         conn.set_prepared_statement_cache_capacity(64);
         Self::migrate(&mut conn)?;
         Self::check_hash_scheme(&conn)?;
@@ -690,6 +812,8 @@ impl SqliteStore {
                 intent_index: Mutex::new(None),
                 queued: Mutex::new(0),
                 drained: Condvar::new(),
+                path,
+                checkpointer: Mutex::new(None),
             }),
             writer: Mutex::new(None),
         })
@@ -770,6 +894,14 @@ impl SqliteStore {
             })
             .db()?;
         Ok(u64::try_from(done).unwrap_or(0))
+    }
+
+    /// How many checkpoints the checkpointer thread has run (for tests).
+    #[doc(hidden)]
+    pub fn background_checkpoints(&self) -> u64 {
+        lock(&self.shared.checkpointer)
+            .as_ref()
+            .map_or(0, |c| c.runs.load(std::sync::atomic::Ordering::SeqCst))
     }
 
     /// Runs `PRAGMA integrity_check`; `Ok(())` when SQLite reports `ok`.

@@ -455,3 +455,51 @@ fn intent_rows_of_the_first_form_are_read_and_settled() {
     let store = SqliteStore::open(&path).unwrap();
     assert_eq!(store.intents(Kind::Contact).unwrap(), old[1..]);
 }
+
+#[test]
+fn the_log_is_checkpointed_off_the_committing_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let store = SqliteStore::open(&path).unwrap();
+    // Commits that leave more than 1,000 pages (8 MiB) in the write-ahead log.
+    let wide = |i: usize| {
+        let mut m = mapping(
+            Kind::Contact,
+            &format!("s{i}"),
+            &format!("z{i}"),
+            &format!("o{i}"),
+        );
+        m.zoho.version = "v".repeat(2000);
+        m
+    };
+    for round in 0..3 {
+        store
+            .commit(&Commit {
+                upsert: (round * 2000..(round + 1) * 2000).map(wide).collect(),
+                ..Default::default()
+            })
+            .unwrap();
+    }
+    // The checkpointer runs on its own thread: wait for it (a bounded wait for an event, not
+    // a timing).
+    let mut waited = 0;
+    while store.background_checkpoints() == 0 && waited < 600 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        waited += 1;
+    }
+    assert!(store.background_checkpoints() > 0, "no checkpoint ran");
+    assert_eq!(store.mapping_count(Kind::Contact).unwrap(), 6000);
+    drop(store);
+    // Nothing lost, and the file is whole.
+    let again = SqliteStore::open(&path).unwrap();
+    assert_eq!(again.mapping_count(Kind::Contact).unwrap(), 6000);
+    again.integrity_check().unwrap();
+    // An in-memory store has no log and never starts one.
+    let mem = SqliteStore::open_in_memory().unwrap();
+    mem.commit(&Commit {
+        upsert: (0..2000).map(wide).collect(),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(mem.background_checkpoints(), 0);
+}
