@@ -51,7 +51,7 @@ fn hex32(v: u128) -> String {
     for (i, d) in out.iter_mut().enumerate() {
         *d = DIGITS[((v >> (124 - 4 * i)) & 0xf) as usize];
     }
-    out.iter().map(|&b| b as char).collect()
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 impl std::fmt::Display for SyncId {

@@ -1141,10 +1141,14 @@ impl Engine {
                     && ahead_ops[si] < JOURNAL_AHEAD_OPS
                 {
                     let end = (next_create[si] + max_batch[si]).min(creates[si].len());
-                    let steps: Vec<Step> = creates[si][next_create[si]..end]
-                        .iter()
-                        .filter_map(|c| planner::take_create(input, c))
-                        .collect();
+                    // Sized up front: a collected `filter_map` grows (and copies) its steps by
+                    // doubling.
+                    let mut steps: Vec<Step> = Vec::with_capacity(end - next_create[si]);
+                    steps.extend(
+                        creates[si][next_create[si]..end]
+                            .iter()
+                            .filter_map(|c| planner::take_create(input, c)),
+                    );
                     next_create[si] = end;
                     if end == creates[si].len() {
                         // Every create from the other side is expanded: nothing reads what
@@ -1159,6 +1163,7 @@ impl Engine {
                         // Every create of the chunk vanished from the input (cannot happen).
                         continue;
                     }
+                    pending.journal.reserve(steps.len());
                     for step in &steps {
                         if let Some(sync_id) = created(step) {
                             pending.journal.extend(intent(side, sync_id, step));
@@ -1288,6 +1293,15 @@ impl Engine {
                     }
                 }
                 Batch::Created(steps) => {
+                    // A group's results are committed together: its lists are sized once for
+                    // a group of creates rather than doubling (and copying) up to it.
+                    if pending.insert.capacity() == 0 {
+                        let group = (GROUP_COMMIT_BATCHES * max_batch[side.index()])
+                            .min(GROUP_COMMIT_OPS)
+                            .min(plan.creates.len());
+                        pending.insert.reserve(group);
+                        pending.settle.reserve(group);
+                    }
                     // The batch's steps are owned here: their mappings move to the commit.
                     for (mut step, (r, known)) in steps.into_iter().zip(res) {
                         let store = step.store.take();

@@ -437,7 +437,8 @@ impl<'a> Planner<'a> {
         let mut fresh: [Vec<&RemoteRecord>; 2] = [Vec::new(), Vec::new()];
         for side in Side::BOTH {
             let mut ids: Vec<&String> = self.seen(side).keys().collect();
-            ids.sort();
+            // Map keys are distinct: an unstable sort gives the same order, faster.
+            ids.sort_unstable();
             for id in ids {
                 if mapped[side.index()].contains(id.as_str()) {
                     continue;
