@@ -503,3 +503,117 @@ fn the_log_is_checkpointed_off_the_committing_thread() {
     .unwrap();
     assert_eq!(mem.background_checkpoints(), 0);
 }
+
+/// Sync ids in the form `SyncId::derive` gives are stored as 16 bytes, any other as text; both
+/// round-trip, are found, replaced and removed by sync id, and `mappings` lists them in the
+/// order of their text (as the in-memory store does).
+#[test]
+fn sync_ids_are_stored_as_bytes_or_text_and_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let derived = SyncId::derive(Kind::Contact, Side::Zoho, "z1").0;
+    let upper = derived.to_uppercase(); // not the derived form: text
+    let all_f = "f".repeat(32); // sorts after every text id below
+    let ids = [derived.as_str(), upper.as_str(), "s1", all_f.as_str(), "0"];
+    let ms: Vec<_> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, s)| mapping(Kind::Contact, s, &format!("z{i}"), &format!("o{i}")))
+        .collect();
+    store
+        .commit(&Commit {
+            insert: ms.clone(),
+            ..Default::default()
+        })
+        .unwrap();
+    let mut sorted = ms.clone();
+    sorted.sort_by(|a, b| a.sync_id.cmp(&b.sync_id));
+    assert_eq!(store.mappings(Kind::Contact).unwrap(), sorted);
+    let wanted: Vec<SyncId> = ids.iter().rev().map(|s| SyncId(s.to_string())).collect();
+    let found = store.mappings_by_sync_ids(Kind::Contact, &wanted).unwrap();
+    assert_eq!(
+        found.iter().map(|m| m.sync_id.clone()).collect::<Vec<_>>(),
+        wanted
+    );
+    // Stored forms, read with SQL.
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        let form = |s: &str| -> (String, i64) {
+            conn.query_row(
+                "SELECT typeof(sync_id), length(sync_id) FROM mappings WHERE zoho_id = ?1",
+                [s],
+                |r| Ok((r.get(0).unwrap(), r.get(1).unwrap())),
+            )
+            .unwrap()
+        };
+        assert_eq!(form("z0"), ("blob".to_string(), 16));
+        assert_eq!(form("z1"), ("text".to_string(), 32));
+        assert_eq!(form("z3"), ("blob".to_string(), 16));
+        assert_eq!(form("z2"), ("text".to_string(), 2));
+    }
+    // Replaced by sync id (new ids), and removed by sync id.
+    let moved = mapping(Kind::Contact, &derived, "z9", "o9");
+    store
+        .commit(&Commit {
+            upsert: vec![moved.clone()],
+            remove: vec![(Kind::Contact, SyncId(upper.clone()))],
+            ..Default::default()
+        })
+        .unwrap();
+    let left = store.mappings(Kind::Contact).unwrap();
+    assert_eq!(left.len(), 4);
+    assert!(left.contains(&moved));
+    assert!(!left
+        .iter()
+        .any(|m| m.sync_id.0 == upper || m.zoho.id == "z0"));
+    store.integrity_check().unwrap();
+}
+
+#[test]
+fn a_second_schema_database_gets_its_derived_sync_ids_stored_as_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let derived = SyncId::derive(Kind::Task, Side::Outlook, "o-1").0;
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(crmsync_store::migrations()[0]).unwrap();
+        conn.execute_batch(crmsync_store::migrations()[1]).unwrap();
+        conn.execute_batch(&format!(
+            "PRAGMA user_version = 2; \
+             INSERT INTO meta (key, value) VALUES ('hash_scheme', '1'); \
+             INSERT INTO mappings VALUES (1, '{derived}', 'z1', 'zv', X'0200000000000000', \
+                                          'o-1', 'ov', X'0300000000000000', NULL); \
+             INSERT INTO mappings VALUES (1, 'legacy-1', 'z2', 'zv', X'0200000000000000', \
+                                          'o-2', 'ov', X'0300000000000000', NULL);"
+        ))
+        .unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+    store.integrity_check().unwrap();
+    let ids: Vec<String> = store
+        .mappings(Kind::Task)
+        .unwrap()
+        .into_iter()
+        .map(|m| m.sync_id.0)
+        .collect();
+    let mut want = vec![derived.clone(), "legacy-1".to_string()];
+    want.sort();
+    assert_eq!(ids, want);
+    let found = store
+        .mappings_by_sync_ids(Kind::Task, &[SyncId(derived.clone())])
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].outlook.id, "o-1");
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let kinds: Vec<String> = conn
+        .prepare("SELECT typeof(sync_id) FROM mappings ORDER BY zoho_id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(kinds, ["blob", "text"]);
+}
