@@ -6,6 +6,7 @@
 //! creates first, committing each batch in one transaction), and advance cursors last.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -25,7 +26,7 @@ use crate::report::{
 };
 use crate::settings::{KindSettings, Settings};
 use crate::store::{
-    Commit, CommitTicket, Deferred, Intent, Mapping, SideIndex, SideState, StateStore,
+    Commit, CommitTicket, Deferred, Intent, Mapping, SideIndex, SideState, StateStore, VersionTag,
 };
 
 /// After this many failed runs a retryable record is parked until it changes.
@@ -293,12 +294,12 @@ struct Pulled {
     unsupported: IdMap<(String, String)>,
     /// After a full listing: every mapped id of this side with its stored version, whether its
     /// mapping is dormant, and whether the listing returned it.
-    index: IdMap<IndexEntry>,
+    index: ListingIndex,
     cursor: Option<Cursor>,
 }
 
 impl Pulled {
-    fn new(full: bool, index: IdMap<IndexEntry>) -> Self {
+    fn new(full: bool, index: ListingIndex) -> Self {
         Pulled {
             full,
             seen: IdMap::default(),
@@ -348,9 +349,65 @@ impl Pulled {
 }
 
 struct IndexEntry {
-    version: String,
+    id: String,
+    version: Option<VersionTag>,
     dormant: bool,
     listed: bool,
+}
+
+/// The [`SideIndex`] a full listing is diffed against, found by id through a table of entry
+/// positions: 4 bytes an entry where a map keyed by the id took a ~50-byte slot, and the
+/// store's list is kept as it came rather than moved into a map (a no-op sync of 100,000
+/// records holds one per side).
+#[derive(Default)]
+struct ListingIndex {
+    entries: Vec<IndexEntry>,
+    by_id: hashbrown::HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl ListingIndex {
+    fn new(index: SideIndex) -> Self {
+        let entries: Vec<IndexEntry> = index
+            .into_iter()
+            .map(|(id, version, dormant)| IndexEntry {
+                id,
+                version,
+                dormant,
+                listed: false,
+            })
+            .collect();
+        let hasher = foldhash::fast::RandomState::default();
+        let mut by_id = hashbrown::HashTable::with_capacity(entries.len());
+        for (n, e) in entries.iter().enumerate() {
+            let h = hasher.hash_one(e.id.as_str());
+            // The store holds one mapping per id and side: no id is inserted twice.
+            by_id.insert_unique(h, n as u32, |&k| {
+                hasher.hash_one(entries[k as usize].id.as_str())
+            });
+        }
+        ListingIndex {
+            entries,
+            by_id,
+            hasher,
+        }
+    }
+
+    fn position(&self, id: &str) -> Option<usize> {
+        let h = self.hasher.hash_one(id);
+        self.by_id
+            .find(h, |&k| self.entries[k as usize].id == id)
+            .map(|&k| k as usize)
+    }
+
+    fn get_mut(&mut self, id: &str) -> Option<&mut IndexEntry> {
+        let n = self.position(id)?;
+        self.entries.get_mut(n)
+    }
+
+    fn contains_key(&self, id: &str) -> bool {
+        self.position(id).is_some()
+    }
 }
 
 impl Engine {
@@ -530,9 +587,9 @@ impl Engine {
                 not_synced(&mut kr, side, id, title, &reason);
             }
             if p.full {
-                for (id, e) in &p.index {
-                    if !e.listed && !e.dormant && !seen[i].contains_key(id) {
-                        vanished.push(id.clone());
+                for e in &p.index.entries {
+                    if !e.listed && !e.dormant && !seen[i].contains_key(&e.id) {
+                        vanished.push(e.id.clone());
                     }
                 }
             }
@@ -871,7 +928,7 @@ impl Engine {
     ) -> std::result::Result<Pulled, PullError> {
         let conn = self.conn(side);
         if let Some(cur) = cursor {
-            let mut p = Pulled::new(false, IdMap::default());
+            let mut p = Pulled::new(false, ListingIndex::default());
             let mut page = None;
             loop {
                 let req = PageRequest {
@@ -913,20 +970,7 @@ impl Engine {
                 .side_index(kind, side)
                 .map_err(PullError::Store)?,
         };
-        let index: IdMap<IndexEntry> = index
-            .into_iter()
-            .map(|(id, version, dormant)| {
-                (
-                    id,
-                    IndexEntry {
-                        version,
-                        dormant,
-                        listed: false,
-                    },
-                )
-            })
-            .collect();
-        let mut p = Pulled::new(true, index);
+        let mut p = Pulled::new(true, ListingIndex::new(index));
         let mut page = None;
         let mut count = 0u64;
         loop {
@@ -947,7 +991,10 @@ impl Engine {
                     if let Some(e) = p.index.get_mut(&r.id) {
                         e.listed = true;
                         // Unchanged since the last sync: nothing to plan.
-                        if !e.dormant && e.version == r.version && !e.version.is_empty() {
+                        if !e.dormant
+                            && e.version.is_some()
+                            && e.version == VersionTag::of(&r.version)
+                        {
                             // (An earlier page may have listed it with another version.)
                             p.forget(&r.id);
                             continue;

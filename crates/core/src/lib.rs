@@ -62,5 +62,5 @@ pub use secret::{AccessToken, AccessTokenProvider, Secret, SecretStore};
 pub use settings::*;
 pub use store::{
     Commit, CommitTicket, Deferred, Intent, Mapping, QueuedConflict, SideIndex, SideState,
-    StateStore,
+    StateStore, VersionTag,
 };

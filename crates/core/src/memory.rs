@@ -885,16 +885,16 @@ impl StateStore for MemoryStore {
         Ok(v)
     }
 
-    fn side_index(
-        &self,
-        kind: Kind,
-        side: Side,
-    ) -> Result<Vec<(String, String, bool)>, StoreError> {
+    fn side_index(&self, kind: Kind, side: Side) -> Result<crate::store::SideIndex, StoreError> {
         Ok(self.inner().mappings[kind.index()]
             .values()
             .map(|m| {
                 let st = m.side(side);
-                (st.id.clone(), st.version.clone(), m.dormant.is_some())
+                (
+                    st.id.clone(),
+                    crate::store::VersionTag::of(&st.version),
+                    m.dormant.is_some(),
+                )
             })
             .collect())
     }
