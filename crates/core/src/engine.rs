@@ -701,7 +701,7 @@ impl Engine {
                 // After a full listing only ids the index knows can have a mapping.
                 let ids: Vec<String> = seen[i]
                     .keys()
-                    .filter(|id| !pulled[i].full || pulled[i].index.contains_key(*id))
+                    .filter(|id| !pulled[i].full || pulled[i].index.contains_key(id))
                     .cloned()
                     .collect();
                 if ids.is_empty() {
