@@ -20,7 +20,7 @@ use crate::connector::{
 use crate::error::{ConnectorError, ConnectorErrorKind, Result, StoreError, SyncError};
 use crate::field::{FieldHashes, FieldSchema};
 use crate::model::{IdMap, Kind, Side};
-use crate::planner::{self, Action, Plan, PlanInput, PlannedCreate, Seen, Step};
+use crate::planner::{self, Action, Plan, PlanInput, PlannedCreate, Seen, SeenMap, Step};
 use crate::report::{
     ConflictReport, DeleteReport, ErrorReport, GuardStop, KindReport, SkipReport, SyncReport,
 };
@@ -289,7 +289,7 @@ struct Pulled {
     /// records here, records that left the view and records the connector cannot sync in the
     /// two maps below (an id is in at most one of the three). Built as the planner takes it, so
     /// a listing of 100,000 records is not copied from one map into another.
-    seen: IdMap<Seen>,
+    seen: SeenMap,
     vanished: IdMap<()>,
     unsupported: IdMap<(String, String)>,
     /// After a full listing: every mapped id of this side with its stored version, whether its
@@ -302,7 +302,7 @@ impl Pulled {
     fn new(full: bool, index: ListingIndex) -> Self {
         Pulled {
             full,
-            seen: IdMap::default(),
+            seen: SeenMap::new(),
             vanished: IdMap::default(),
             unsupported: IdMap::default(),
             index,
@@ -315,7 +315,7 @@ impl Pulled {
         self.forget(item.id());
         match item {
             ChangeItem::Upsert(r) => {
-                self.seen.insert(r.id.clone(), Seen::Present(r));
+                self.seen.insert_record(r);
             }
             ChangeItem::Deleted { id } => {
                 self.seen.insert(id, Seen::Deleted);
@@ -578,7 +578,7 @@ impl Engine {
         }
 
         // 3. What was seen, as read; classify records that left a view.
-        let mut seen: [IdMap<Seen>; 2] = [IdMap::default(), IdMap::default()];
+        let mut seen: [SeenMap; 2] = [SeenMap::new(), SeenMap::new()];
         for (i, side) in Side::BOTH.into_iter().enumerate() {
             let p = &mut pulled[i];
             seen[i] = std::mem::take(&mut p.seen);
@@ -702,7 +702,7 @@ impl Engine {
                 let ids: Vec<String> = seen[i]
                     .keys()
                     .filter(|id| !pulled[i].full || pulled[i].index.contains_key(id))
-                    .cloned()
+                    .map(str::to_string)
                     .collect();
                 if ids.is_empty() {
                     continue;
@@ -863,7 +863,7 @@ impl Engine {
         &self,
         kind: Kind,
         mappings: &mut Vec<Mapping>,
-        seen: &[IdMap<Seen>; 2],
+        seen: &[SeenMap; 2],
     ) -> Result<()> {
         let mut want: Vec<(usize, SyncId, String)> = vec![];
         {
@@ -872,11 +872,11 @@ impl Engine {
                 mappings.iter().map(|m| m.outlook.id.as_str()).collect(),
             ];
             for i in 0..2 {
-                for (id, s) in &seen[i] {
+                for (id, s) in seen[i].iter() {
                     if let Seen::Present(r) = s {
                         if let Some(sid) = &r.sync_id {
-                            if !held[i].contains(id.as_str()) {
-                                want.push((i, sid.clone(), id.clone()));
+                            if !held[i].contains(id) {
+                                want.push((i, sid.clone(), id.to_string()));
                             }
                         }
                     }
@@ -1013,6 +1013,8 @@ impl Engine {
                 Next::Page(t) => page = Some(t),
                 Next::Done(c) => {
                     p.cursor = Some(c);
+                    // A first sync holds what it listed until the last create is sent.
+                    p.seen.shrink_to_fit();
                     return Ok(p);
                 }
             }
@@ -1202,8 +1204,8 @@ impl Engine {
                         // was seen there any more (a first sync of 100,000 records gives back
                         // the map's table here, before the last batches are sent).
                         match side.other() {
-                            Side::Zoho => input.zoho = IdMap::default(),
-                            Side::Outlook => input.outlook = IdMap::default(),
+                            Side::Zoho => input.zoho = SeenMap::new(),
+                            Side::Outlook => input.outlook = SeenMap::new(),
                         }
                     }
                     if steps.is_empty() {

@@ -14,7 +14,7 @@ use crate::field::{
     equal_fields, field_hash, field_is_empty, norm_email, norm_text, FieldHashes, FieldSchema,
     FieldSet,
 };
-use crate::model::{IdMap, Kind, Record, Sensitivity, Side};
+use crate::model::{Kind, Record, Sensitivity, Side};
 use crate::settings::{CategoryFilter, DeletePolicy, KindSettings, Winner};
 use crate::store::{Mapping, QueuedConflict, SideState};
 
@@ -28,6 +28,161 @@ pub enum Seen {
     Deleted,
     /// Exists but left the scope.
     OutOfScope,
+}
+
+/// What was seen of one side in a run, by id: [`Seen`] values kept in a list and found through a
+/// table of their positions (`hashbrown::HashTable`, 4 bytes an entry). A present record is kept
+/// under the id it carries, so a listing of 100,000 records costs no second copy of each id, and
+/// the list's slots are a record's size where a map's slots held a key and a value and a quarter
+/// of them stayed empty (a first sync of 100,000 records holds one side's listing whole).
+#[derive(Debug, Clone, Default)]
+pub struct SeenMap {
+    slots: Vec<SeenSlot>,
+    by_id: hashbrown::HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
+    live: usize,
+}
+
+/// One slot of a [`SeenMap`].
+#[derive(Debug, Clone)]
+enum SeenSlot {
+    /// Present (always `Seen::Present`), under the record's own id.
+    Present(Seen),
+    /// Deleted (`true`) or out of scope (`false`).
+    Gone(String, bool),
+    /// Removed.
+    Empty,
+}
+
+impl SeenSlot {
+    fn id(&self) -> Option<&str> {
+        match self {
+            SeenSlot::Present(Seen::Present(r)) => Some(&r.id),
+            SeenSlot::Gone(id, _) => Some(id),
+            _ => None,
+        }
+    }
+
+    fn seen(&self) -> Option<&Seen> {
+        // The unit variants are shared constants: a slot of a gone record holds only its id.
+        static DELETED: Seen = Seen::Deleted;
+        static OUT_OF_SCOPE: Seen = Seen::OutOfScope;
+        match self {
+            SeenSlot::Present(seen) => Some(seen),
+            SeenSlot::Gone(_, true) => Some(&DELETED),
+            SeenSlot::Gone(_, false) => Some(&OUT_OF_SCOPE),
+            SeenSlot::Empty => None,
+        }
+    }
+}
+
+impl SeenMap {
+    /// An empty map.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn hash(&self, id: &str) -> u64 {
+        use std::hash::BuildHasher;
+        self.hasher.hash_one(id)
+    }
+
+    fn position(&self, id: &str) -> Option<usize> {
+        let slots = &self.slots;
+        self.by_id
+            .find(self.hash(id), |&k| slots[k as usize].id() == Some(id))
+            .map(|&k| k as usize)
+    }
+
+    /// Records what was seen of `id`, replacing anything recorded before.
+    pub fn insert(&mut self, id: String, seen: Seen) {
+        let slot = match seen {
+            Seen::Present(mut r) => {
+                if r.id != id {
+                    r.id = id;
+                }
+                SeenSlot::Present(Seen::Present(r))
+            }
+            Seen::Deleted => SeenSlot::Gone(id, true),
+            Seen::OutOfScope => SeenSlot::Gone(id, false),
+        };
+        self.put(slot);
+    }
+
+    /// Records a present record under its own id, replacing anything recorded before.
+    pub fn insert_record(&mut self, record: RemoteRecord) {
+        self.put(SeenSlot::Present(Seen::Present(record)));
+    }
+
+    fn put(&mut self, slot: SeenSlot) {
+        let Some(id) = slot.id() else { return };
+        if let Some(n) = self.position(id) {
+            self.slots[n] = slot;
+            return;
+        }
+        let h = self.hash(id);
+        let n = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
+        self.slots.push(slot);
+        let (slots, hasher) = (&self.slots, &self.hasher);
+        self.by_id.insert_unique(h, n, |&k| {
+            use std::hash::BuildHasher;
+            hasher.hash_one(slots[k as usize].id().unwrap_or_default())
+        });
+        self.live += 1;
+    }
+
+    /// What was seen of `id`.
+    pub fn get(&self, id: &str) -> Option<&Seen> {
+        self.slots[self.position(id)?].seen()
+    }
+
+    /// Whether anything was seen of `id`.
+    pub fn contains_key(&self, id: &str) -> bool {
+        self.position(id).is_some()
+    }
+
+    /// Forgets `id`, returning what was seen of it.
+    pub fn remove(&mut self, id: &str) -> Option<Seen> {
+        let h = self.hash(id);
+        let slots = &self.slots;
+        let entry = self
+            .by_id
+            .find_entry(h, |&k| slots[k as usize].id() == Some(id))
+            .ok()?;
+        let (n, _) = entry.remove();
+        self.live -= 1;
+        match std::mem::replace(&mut self.slots[n as usize], SeenSlot::Empty) {
+            SeenSlot::Present(seen) => Some(seen),
+            SeenSlot::Gone(_, true) => Some(Seen::Deleted),
+            SeenSlot::Gone(_, false) => Some(Seen::OutOfScope),
+            SeenSlot::Empty => None,
+        }
+    }
+
+    /// Gives back the room the list grew into but does not use.
+    pub fn shrink_to_fit(&mut self) {
+        self.slots.shrink_to_fit();
+    }
+
+    /// How many ids were seen.
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    /// Whether nothing was seen.
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// Every id seen, in no particular order.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.slots.iter().filter_map(SeenSlot::id)
+    }
+
+    /// Every id with what was seen of it, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Seen)> {
+        self.slots.iter().filter_map(|s| Some((s.id()?, s.seen()?)))
+    }
 }
 
 /// How a conflict was decided.
@@ -226,9 +381,9 @@ pub struct PlanInput<'a> {
     /// The mappings of the records involved (all of them after a full listing).
     pub mappings: Vec<Mapping>,
     /// What was seen on Zoho, by id.
-    pub zoho: IdMap<Seen>,
+    pub zoho: SeenMap,
     /// What was seen on Outlook, by id.
-    pub outlook: IdMap<Seen>,
+    pub outlook: SeenMap,
     /// Conflicts the user resolved, to apply now (both records are in `zoho` / `outlook`).
     pub resolutions: Vec<QueuedConflict>,
     /// Sync ids of pairs with a conflict still waiting for the user.
@@ -375,7 +530,7 @@ impl<'a> Planner<'a> {
         self.input.schemas[side.index()]
     }
 
-    fn seen(&self, side: Side) -> &'a IdMap<Seen> {
+    fn seen(&self, side: Side) -> &'a SeenMap {
         match side {
             Side::Zoho => &self.input.zoho,
             Side::Outlook => &self.input.outlook,
@@ -436,11 +591,11 @@ impl<'a> Planner<'a> {
         // Records no mapping holds: new on their side (or re-stamped by us before a lost DB).
         let mut fresh: [Vec<&RemoteRecord>; 2] = [Vec::new(), Vec::new()];
         for side in Side::BOTH {
-            let mut ids: Vec<&String> = self.seen(side).keys().collect();
+            let mut ids: Vec<&str> = self.seen(side).keys().collect();
             // Map keys are distinct: an unstable sort gives the same order, faster.
             ids.sort_unstable();
             for id in ids {
-                if mapped[side.index()].contains(id.as_str()) {
+                if mapped[side.index()].contains(id) {
                     continue;
                 }
                 if let Some(Seen::Present(r)) = self.seen(side).get(id) {
@@ -1223,5 +1378,66 @@ impl<'a> Planner<'a> {
             dormant: None,
         });
         self.steps.push(s);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn present(id: &str, version: u8) -> Seen {
+        Seen::Present(RemoteRecord {
+            id: id.to_string(),
+            version: format!("v{version}"),
+            modified_at: None,
+            sync_id: None,
+            record: Arc::new(Record::empty(Kind::Contact)),
+        })
+    }
+
+    proptest! {
+        /// A `SeenMap` answers as a map keyed by id does, whatever inserts, replacements and
+        /// removals came before.
+        #[test]
+        fn seen_map_behaves_as_a_map(ops in proptest::collection::vec((0u8..4, 0u8..6, 0u8..3), 0..60)) {
+            let mut map = SeenMap::new();
+            let mut model: std::collections::HashMap<String, Seen> = Default::default();
+            for (op, id, v) in ops {
+                let id = format!("id-{id}");
+                match op {
+                    0 => {
+                        map.insert(id.clone(), present(&id, v));
+                        model.insert(id.clone(), present(&id, v));
+                    }
+                    1 => {
+                        let s = if v == 0 { Seen::Deleted } else { Seen::OutOfScope };
+                        map.insert(id.clone(), s.clone());
+                        model.insert(id.clone(), s);
+                    }
+                    2 => {
+                        let Seen::Present(r) = present(&id, v) else { unreachable!() };
+                        map.insert_record(r.clone());
+                        model.insert(id.clone(), Seen::Present(r));
+                    }
+                    _ => {
+                        prop_assert_eq!(map.remove(&id), model.remove(&id));
+                    }
+                }
+                prop_assert_eq!(map.len(), model.len());
+                prop_assert_eq!(map.is_empty(), model.is_empty());
+                for k in 0..6 {
+                    let k = format!("id-{k}");
+                    prop_assert_eq!(map.get(&k), model.get(&k));
+                    prop_assert_eq!(map.contains_key(&k), model.contains_key(&k));
+                }
+                let mut keys: Vec<&str> = map.keys().collect();
+                keys.sort_unstable();
+                let mut want: Vec<&str> = model.keys().map(String::as_str).collect();
+                want.sort_unstable();
+                prop_assert_eq!(&keys, &want);
+                prop_assert_eq!(map.iter().count(), model.len());
+            }
+        }
     }
 }
