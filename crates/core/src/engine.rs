@@ -20,7 +20,9 @@ use crate::connector::{
 use crate::error::{ConnectorError, ConnectorErrorKind, Result, StoreError, SyncError};
 use crate::field::{FieldHashes, FieldSchema};
 use crate::model::{IdMap, Kind, Side};
-use crate::planner::{self, Action, Plan, PlanInput, PlannedCreate, Seen, SeenMap, Step};
+use crate::planner::{
+    self, Action, Plan, PlanInput, PlannedCreate, PreparedCreate, Seen, SeenMap, Step,
+};
 use crate::report::{
     ConflictReport, DeleteReport, ErrorReport, GuardStop, KindReport, SkipReport, SyncReport,
 };
@@ -1132,9 +1134,10 @@ impl Engine {
         let mut limit = [1usize; 2];
         let mut max_batch = [1usize; 2];
         let mut next_create = [0usize; 2];
-        // Creates expanded and journalled ahead of sending: (the background commit that
-        // journals them, the batch's steps), and how many operations that is per side.
-        let mut ready: [VecDeque<(u64, Vec<Step>)>; 2] = Default::default();
+        // Creates prepared and journalled ahead of sending: (the background commit that
+        // journals them, the batch's creates, expanded into steps when it is sent), and how many
+        // operations that is per side.
+        let mut ready: [VecDeque<(u64, Vec<PreparedCreate>)>; 2] = Default::default();
         let mut ahead_ops = [0usize; 2];
         // The journal horizon per side, in batches (see JOURNAL_AHEAD_BATCHES).
         let mut horizon = [1usize; 2];
@@ -1190,13 +1193,13 @@ impl Engine {
                     && ahead_ops[si] < JOURNAL_AHEAD_OPS
                 {
                     let end = (next_create[si] + max_batch[si]).min(creates[si].len());
-                    // Sized up front: a collected `filter_map` grows (and copies) its steps by
-                    // doubling.
-                    let mut steps: Vec<Step> = Vec::with_capacity(end - next_create[si]);
+                    // Prepared, not yet expanded into steps (see `PreparedCreate`); sized up
+                    // front: a collected `filter_map` grows (and copies) by doubling.
+                    let mut steps: Vec<PreparedCreate> = Vec::with_capacity(end - next_create[si]);
                     steps.extend(
                         creates[si][next_create[si]..end]
                             .iter()
-                            .filter_map(|c| planner::take_create(input, c)),
+                            .filter_map(|c| planner::prepare_create(input, c)),
                     );
                     next_create[si] = end;
                     if end == creates[si].len() {
@@ -1212,12 +1215,7 @@ impl Engine {
                         // Every create of the chunk vanished from the input (cannot happen).
                         continue;
                     }
-                    pending.journal.reserve(steps.len());
-                    for step in &steps {
-                        if let Some(sync_id) = created(step) {
-                            pending.journal.extend(intent(side, sync_id, step));
-                        }
-                    }
+                    pending.journal.extend(steps.iter().map(|c| c.intent(kind)));
                     ahead_ops[si] += steps.len();
                     ready[si].push_back((bg.started + 1, steps));
                     topped_up = true;
@@ -1242,10 +1240,16 @@ impl Engine {
                                 horizon[si] = (horizon[si] * 2).min(JOURNAL_AHEAD_BATCHES);
                                 bg.wait_for(seq).await?;
                             }
-                            let Some((_, steps)) = ready[si].pop_front() else {
+                            let Some((_, prepared)) = ready[si].pop_front() else {
                                 break;
                             };
-                            ahead_ops[si] -= steps.len();
+                            ahead_ops[si] -= prepared.len();
+                            let mut steps = Vec::with_capacity(prepared.len());
+                            steps.extend(
+                                prepared
+                                    .into_iter()
+                                    .map(|c| planner::prepared_step(input, c)),
+                            );
                             Batch::Created(steps)
                         } else {
                             break;
@@ -1375,10 +1379,10 @@ impl Engine {
             self.emit(Progress::Writing { kind, done, total });
         }
         // Creates journalled but never sent (stopped or cancelled): they did not happen.
-        for (_, steps) in ready.iter_mut().flat_map(std::mem::take) {
+        for (_, prepared) in ready.iter_mut().flat_map(std::mem::take) {
             pending
                 .settle
-                .extend(steps.iter().filter_map(created).cloned());
+                .extend(prepared.into_iter().map(|c| c.sync_id));
         }
         if !pending.is_empty() {
             bg.start(&*self.store, &mut pending);

@@ -16,7 +16,7 @@ use crate::field::{
 };
 use crate::model::{Kind, Record, Sensitivity, Side};
 use crate::settings::{CategoryFilter, DeletePolicy, KindSettings, Winner};
-use crate::store::{Mapping, QueuedConflict, SideState};
+use crate::store::{Intent, Mapping, QueuedConflict, SideState};
 
 /// What the engine learnt about one record of one side in this run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -331,15 +331,67 @@ pub fn expand_create(input: &PlanInput<'_>, create: &PlannedCreate) -> Option<St
     }
 }
 
-/// [`expand_create`] for a run that expands each create once: the record then leaves the
-/// input, so its memory is given back while the sync runs rather than at its end.
-pub fn take_create(input: &mut PlanInput<'_>, create: &PlannedCreate) -> Option<Step> {
-    let step = expand_create(input, create);
-    match create.source {
-        Side::Zoho => input.zoho.remove(&create.id),
-        Side::Outlook => input.outlook.remove(&create.id),
+/// A planned create made ready to journal: its record (taken out of the planner's input), the
+/// sync id it will carry and the field hashes of its source, which is all its [`Intent`] needs.
+/// Its [`Step`] is built only when its batch is sent ([`prepared_step`]): the engine journals
+/// creates well ahead of sending them, and a prepared create holds a fraction of a step's memory
+/// (a step also holds the projected record, the target's state, the write and a title).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreparedCreate {
+    /// The side that has the record.
+    pub source: Side,
+    /// The record as read there.
+    pub record: RemoteRecord,
+    /// The sync id the created record will carry.
+    pub sync_id: SyncId,
+    /// The source's field hashes.
+    pub hashes: FieldHashes,
+}
+
+impl PreparedCreate {
+    /// The intent to journal, durably, before the create is sent.
+    pub fn intent(&self, kind: Kind) -> Intent {
+        Intent {
+            kind,
+            sync_id: self.sync_id.clone(),
+            target: self.source.other(),
+            source: SideState {
+                id: self.record.id.clone(),
+                version: self.record.version.clone(),
+                hashes: self.hashes.clone(),
+            },
+        }
+    }
+}
+
+/// Prepares a planned create for a run that sends each create once: the record leaves the
+/// input, so its memory is given back while the sync runs rather than at its end (`None` if the
+/// record is not in the input).
+pub fn prepare_create(input: &mut PlanInput<'_>, create: &PlannedCreate) -> Option<PreparedCreate> {
+    let seen = match create.source {
+        Side::Zoho => &mut input.zoho,
+        Side::Outlook => &mut input.outlook,
     };
-    step
+    let Seen::Present(record) = seen.remove(&create.id)? else {
+        return None;
+    };
+    Some(PreparedCreate {
+        source: create.source,
+        sync_id: SyncId::derive(input.kind, create.source, &record.id),
+        hashes: FieldHashes::of(&record.record),
+        record,
+    })
+}
+
+/// The step of a prepared create: what [`expand_create`] gives for the same record.
+pub fn prepared_step(input: &PlanInput<'_>, create: PreparedCreate) -> Step {
+    let p = Planner {
+        input,
+        kind: input.kind,
+        steps: vec![],
+        creates: vec![],
+    };
+    p.create_step_from(create.source, &create.record, create.sync_id, create.hashes)
 }
 
 impl Plan {
@@ -1037,11 +1089,21 @@ impl<'a> Planner<'a> {
 
     /// A create on the side opposite `source`'s.
     fn create_step(&self, source: Side, r: &RemoteRecord, sync_id: Option<SyncId>) -> Step {
-        let target = source.other();
         let sync_id = sync_id.unwrap_or_else(|| SyncId::derive(self.kind, source, &r.id));
+        self.create_step_from(source, r, sync_id, FieldHashes::of(&r.record))
+    }
+
+    /// [`Planner::create_step`] with the sync id and the source's hashes already made.
+    fn create_step_from(
+        &self,
+        source: Side,
+        r: &RemoteRecord,
+        sync_id: SyncId,
+        src_hashes: FieldHashes,
+    ) -> Step {
+        let target = source.other();
         let (mut rec, notes) = self.project_shared(target, &r.record);
         fit_target_filter(self.input.settings, target, &mut rec);
-        let src_hashes = FieldHashes::of(&r.record);
         // Most records fit the target as they are: share the value and hash once.
         let tgt_hashes = if Arc::ptr_eq(&rec, &r.record) {
             src_hashes.clone()
@@ -1394,6 +1456,51 @@ mod tests {
             sync_id: None,
             record: Arc::new(Record::empty(Kind::Contact)),
         })
+    }
+
+    /// A prepared create becomes the step `expand_create` gives, and its intent holds the
+    /// source's state as that step's mapping does; the record leaves the input.
+    #[test]
+    fn a_prepared_create_is_the_expanded_one() {
+        let settings = crate::settings::Settings::default();
+        let schema = crate::field::FieldSchema::full(Kind::Contact);
+        let contact = Record::Contact(crate::model::Contact {
+            given_name: "Ada".into(),
+            family_name: "Lovelace".into(),
+            emails: vec!["ada@example.com".into()],
+            ..Default::default()
+        });
+        let Seen::Present(mut r) = present("z-7", 3) else {
+            unreachable!()
+        };
+        r.record = Arc::new(contact);
+        let mut zoho = SeenMap::new();
+        zoho.insert_record(r);
+        let mut input = PlanInput {
+            kind: Kind::Contact,
+            settings: settings.kind(Kind::Contact),
+            schemas: [&schema, &schema],
+            now: chrono::DateTime::<Utc>::UNIX_EPOCH,
+            mappings: vec![],
+            zoho,
+            outlook: SeenMap::new(),
+            resolutions: vec![],
+            queued: HashSet::new(),
+        };
+        let plan = plan(&input);
+        assert_eq!(plan.creates.len(), 1);
+        let expanded = expand_create(&input, &plan.creates[0]).unwrap();
+        let prepared = prepare_create(&mut input, &plan.creates[0]).unwrap();
+        assert!(input.zoho.is_empty(), "the record left the input");
+        let intent = prepared.intent(Kind::Contact);
+        let step = prepared_step(&input, prepared);
+        assert_eq!(step, expanded);
+        let m = step.store.as_ref().unwrap();
+        assert_eq!(
+            (intent.sync_id, intent.target, intent.source),
+            (m.sync_id.clone(), Side::Outlook, m.zoho.clone())
+        );
+        assert_eq!(prepare_create(&mut input, &plan.creates[0]), None);
     }
 
     proptest! {
