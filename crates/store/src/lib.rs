@@ -877,14 +877,17 @@ impl SqliteStore {
 
     fn setup(mut conn: Connection, path: Option<PathBuf>) -> Result<SqliteStore, StoreError> {
         conn.busy_timeout(BUSY_TIMEOUT).db()?;
-        // 8 KiB pages (SQLite's default is 4 KiB). Only a new file takes it (before WAL is on);
+        // 32 KiB pages (SQLite's default is 4 KiB). Only a new file takes it (before WAL is on);
         // an existing one keeps its size. Larger pages split less when 100,000 mappings are
         // inserted under a random key, but every page an update touches is written whole: a
         // sync that updates 1% of the mappings, scattered, rewrites most of the table. Measured
-        // with bench_engine at 100,000 records (interleaved runs, medians): first sync / no-op /
-        // 1% changed = 4 KiB 0.73 / 0.092 / 0.154 s, 8 KiB 0.64 / 0.090 / 0.134 s, 32 KiB
-        // 0.57 / 0.086 / 0.169 s. Everyday syncs look like "changed", hence 8 KiB.
-        conn.execute_batch("PRAGMA page_size=8192;").db()?;
+        // with bench_engine at 100,000 records (interleaved runs, medians), first sync / no-op /
+        // 1% changed: before the side index held version tags, 4 KiB 0.73 / 0.092 / 0.154 s,
+        // 8 KiB 0.64 / 0.090 / 0.134 s, 32 KiB 0.57 / 0.086 / 0.169 s, and 8 KiB was chosen for
+        // the everyday sync; since then (schema 3, tags), 8 KiB 0.606 / 0.067 / 0.094 s and
+        // 32 KiB 0.489 / 0.065 / 0.103 s: a fifth off the first sync for a tenth on a sync that
+        // updates 1,000 scattered mappings, hence 32 KiB.
+        conn.execute_batch("PRAGMA page_size=32768;").db()?;
         // WAL: readers never block the writer and a killed process never corrupts the file.
         // `journal_mode` answers with the mode (`memory` for in-memory databases).
         let _mode: String = conn
