@@ -191,10 +191,13 @@ struct Shared {
     path: Option<PathBuf>,
     /// The checkpointer, once started (see [`Checkpointer`]).
     checkpointer: Mutex<Option<Checkpointer>>,
+    /// [`CHECKPOINT_BYTES`] in pages of this file.
+    checkpoint_pages: c_int,
 }
 
-/// How many pages in the write-ahead log make a checkpoint due (SQLite's own default).
-const CHECKPOINT_PAGES: c_int = 1000;
+/// How much write-ahead log makes a checkpoint due: SQLite's own default is 1,000 pages, which
+/// is 8 MiB at 8 KiB pages; kept at 8 MiB whatever the file's page size.
+const CHECKPOINT_BYTES: i64 = 8 << 20;
 
 thread_local! {
     /// The pages in the log after the last commit on this thread (set by [`note_wal_pages`],
@@ -209,7 +212,7 @@ fn note_wal_pages(_: &rusqlite::hooks::Wal, pages: c_int) -> rusqlite::Result<()
 }
 
 /// Copies the write-ahead log into the database file on a thread and connection of its own,
-/// once a commit leaves [`CHECKPOINT_PAGES`] in it. SQLite's automatic checkpoint does that
+/// once a commit leaves [`CHECKPOINT_BYTES`] in it. SQLite's automatic checkpoint does that
 /// inside the commit that crosses the mark, on the committing thread: the store's writer, whose
 /// time is what a large sync waits for. A passive checkpoint from another connection runs
 /// alongside the writer's next commits (WAL allows it) and never blocks them.
@@ -338,7 +341,7 @@ impl Shared {
         tx.commit().db()?;
         *slot = Some(idx);
         drop(slot);
-        if WAL_PAGES.with(Cell::get) >= CHECKPOINT_PAGES {
+        if WAL_PAGES.with(Cell::get) >= self.checkpoint_pages {
             self.checkpoint_due(&conn);
         }
         Ok(out)
@@ -913,6 +916,9 @@ impl SqliteStore {
         conn.set_prepared_statement_cache_capacity(64);
         Self::migrate(&mut conn)?;
         Self::check_hash_scheme(&conn)?;
+        let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0)).db()?;
+        let checkpoint_pages =
+            c_int::try_from(CHECKPOINT_BYTES / page_size.max(512)).unwrap_or(1000);
         Ok(SqliteStore {
             shared: Arc::new(Shared {
                 conn: Mutex::new(conn),
@@ -921,6 +927,7 @@ impl SqliteStore {
                 drained: Condvar::new(),
                 path,
                 checkpointer: Mutex::new(None),
+                checkpoint_pages,
             }),
             writer: Mutex::new(None),
         })

@@ -461,7 +461,7 @@ fn the_log_is_checkpointed_off_the_committing_thread() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("state.db");
     let store = SqliteStore::open(&path).unwrap();
-    // Commits that leave more than 1,000 pages (8 MiB) in the write-ahead log.
+    // Commits that leave more than 8 MiB in the write-ahead log.
     let wide = |i: usize| {
         let mut m = mapping(
             Kind::Contact,
