@@ -40,18 +40,39 @@ impl SyncId {
         input.extend_from_slice(side);
         input.push(0x1f);
         input.extend_from_slice(id.as_bytes());
-        SyncId(hex32(xxhash_rust::xxh3::xxh3_128(&input)))
+        SyncId::from_bytes(xxhash_rust::xxh3::xxh3_128(&input).to_be_bytes())
     }
-}
 
-/// A 128-bit value as 32 lower-case hex digits (what `format!("{:032x}")` gives).
-fn hex32(v: u128) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = [0u8; 32];
-    for (i, d) in out.iter_mut().enumerate() {
-        *d = DIGITS[((v >> (124 - 4 * i)) & 0xf) as usize];
+    /// The sync id whose [`SyncId::to_bytes`] are `bytes`: 32 lower-case hex digits, the form
+    /// [`SyncId::derive`] gives.
+    pub fn from_bytes(bytes: [u8; 16]) -> SyncId {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut s = String::with_capacity(32);
+        for b in bytes {
+            s.push(char::from(DIGITS[usize::from(b >> 4)]));
+            s.push(char::from(DIGITS[usize::from(b & 0xf)]));
+        }
+        SyncId(s)
     }
-    String::from_utf8_lossy(&out).into_owned()
+
+    /// The 16 bytes of a sync id in the form [`SyncId::derive`] gives (32 lower-case hex
+    /// digits); `None` for any other sync id. A store can keep such ids in half the space.
+    pub fn to_bytes(&self) -> Option<[u8; 16]> {
+        let b = self.0.as_bytes();
+        if b.len() != 32 {
+            return None;
+        }
+        let nibble = |c: u8| match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            _ => None,
+        };
+        let mut out = [0u8; 16];
+        for (o, pair) in out.iter_mut().zip(b.chunks_exact(2)) {
+            *o = nibble(pair[0])? << 4 | nibble(pair[1])?;
+        }
+        Some(out)
+    }
 }
 
 impl std::fmt::Display for SyncId {
@@ -429,7 +450,13 @@ mod tests {
                 side.as_str()
             );
             let expected = format!("{:032x}", xxhash_rust::xxh3::xxh3_128(input.as_bytes()));
-            assert_eq!(SyncId::derive(kind, side, id).0, expected);
+            let derived = SyncId::derive(kind, side, id);
+            assert_eq!(derived.0, expected);
+            let bytes = derived.to_bytes().expect("a derived id has a byte form");
+            assert_eq!(SyncId::from_bytes(bytes), derived);
+        }
+        for other in ["s1", "", &"A".repeat(32), &"g".repeat(32), &"0".repeat(31)] {
+            assert_eq!(SyncId(other.to_string()).to_bytes(), None, "{other:?}");
         }
     }
 }

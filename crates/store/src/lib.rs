@@ -688,32 +688,10 @@ enum StoredSyncId<'a> {
 
 impl<'a> StoredSyncId<'a> {
     fn of(s: &'a SyncId) -> Self {
-        Self::of_str(&s.0)
-    }
-
-    fn of_str(s: &'a str) -> Self {
-        let b = s.as_bytes();
-        let nibble = |c: u8| match c {
-            b'0'..=b'9' => Some(c - b'0'),
-            b'a'..=b'f' => Some(c - b'a' + 10),
-            _ => None,
-        };
-        if b.len() == 32 {
-            let mut out = [0u8; 16];
-            let all = out.iter_mut().zip(b.chunks_exact(2)).all(|(o, pair)| {
-                match (nibble(pair[0]), nibble(pair[1])) {
-                    (Some(h), Some(l)) => {
-                        *o = h << 4 | l;
-                        true
-                    }
-                    _ => false,
-                }
-            });
-            if all {
-                return StoredSyncId::Bytes(out);
-            }
+        match s.to_bytes() {
+            Some(b) => StoredSyncId::Bytes(b),
+            None => StoredSyncId::Text(&s.0),
         }
-        StoredSyncId::Text(s)
     }
 }
 
@@ -745,15 +723,10 @@ fn version_tag_at(row: &Row<'_>, i: usize) -> rusqlite::Result<Option<VersionTag
 fn sync_id_at(row: &Row<'_>, i: usize) -> rusqlite::Result<SyncId> {
     use rusqlite::types::ValueRef;
     match row.get_ref(i)? {
-        ValueRef::Blob(b) if b.len() == 16 => {
-            const DIGITS: &[u8; 16] = b"0123456789abcdef";
-            let mut s = String::with_capacity(32);
-            for byte in b {
-                s.push(DIGITS[usize::from(byte >> 4)] as char);
-                s.push(DIGITS[usize::from(byte & 0xf)] as char);
-            }
-            Ok(SyncId(s))
-        }
+        ValueRef::Blob(b) => match <[u8; 16]>::try_from(b) {
+            Ok(bytes) => Ok(SyncId::from_bytes(bytes)),
+            Err(_) => row.get(i).map(SyncId),
+        },
         _ => row.get(i).map(SyncId),
     }
 }
@@ -1065,7 +1038,9 @@ impl SqliteStore {
             stmt.raw_bind_parameter(1, kind_code(kind)).db()?;
             for (i, id) in chunk.iter().enumerate() {
                 if column == "sync_id" {
-                    stmt.raw_bind_parameter(i + 2, StoredSyncId::of_str(id))
+                    // (Lookups by sync id are rare: resolved conflicts, relinks.)
+                    let sync_id = SyncId((*id).to_string());
+                    stmt.raw_bind_parameter(i + 2, StoredSyncId::of(&sync_id))
                         .db()?;
                 } else {
                     stmt.raw_bind_parameter(i + 2, *id).db()?;
