@@ -6,7 +6,6 @@
 //! creates first, committing each batch in one transaction), and advance cursors last.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -19,7 +18,7 @@ use crate::connector::{
 };
 use crate::error::{ConnectorError, ConnectorErrorKind, Result, StoreError, SyncError};
 use crate::field::{FieldHashes, FieldSchema};
-use crate::model::{IdMap, Kind, Side};
+use crate::model::{IdMap, IdPositions, Kind, Side};
 use crate::planner::{
     self, Action, Plan, PlanInput, PlannedCreate, PreparedCreate, Seen, SeenMap, Step,
 };
@@ -364,8 +363,7 @@ struct IndexEntry {
 #[derive(Default)]
 struct ListingIndex {
     entries: Vec<IndexEntry>,
-    by_id: hashbrown::HashTable<u32>,
-    hasher: foldhash::fast::RandomState,
+    by_id: IdPositions,
 }
 
 impl ListingIndex {
@@ -379,27 +377,18 @@ impl ListingIndex {
                 listed: false,
             })
             .collect();
-        let hasher = foldhash::fast::RandomState::default();
-        let mut by_id = hashbrown::HashTable::with_capacity(entries.len());
+        let mut by_id = IdPositions::with_capacity(entries.len());
+        let id_at = |n: usize| entries.get(n).map(|e| e.id.as_str());
+        // The store holds one mapping per id and side: no id is inserted twice.
         for (n, e) in entries.iter().enumerate() {
-            let h = hasher.hash_one(e.id.as_str());
-            // The store holds one mapping per id and side: no id is inserted twice.
-            by_id.insert_unique(h, n as u32, |&k| {
-                hasher.hash_one(entries[k as usize].id.as_str())
-            });
+            by_id.insert(&e.id, n, id_at);
         }
-        ListingIndex {
-            entries,
-            by_id,
-            hasher,
-        }
+        ListingIndex { entries, by_id }
     }
 
     fn position(&self, id: &str) -> Option<usize> {
-        let h = self.hasher.hash_one(id);
         self.by_id
-            .find(h, |&k| self.entries[k as usize].id == id)
-            .map(|&k| k as usize)
+            .find(id, |n| self.entries.get(n).map(|e| e.id.as_str()))
     }
 
     fn get_mut(&mut self, id: &str) -> Option<&mut IndexEntry> {
@@ -1203,9 +1192,9 @@ impl Engine {
                     );
                     next_create[si] = end;
                     if end == creates[si].len() {
-                        // Every create from the other side is expanded: nothing reads what
+                        // Every create from the other side is prepared: nothing reads what
                         // was seen there any more (a first sync of 100,000 records gives back
-                        // the map's table here, before the last batches are sent).
+                        // the list here, before the last batches are sent).
                         match side.other() {
                             Side::Zoho => input.zoho = SeenMap::new(),
                             Side::Outlook => input.outlook = SeenMap::new(),

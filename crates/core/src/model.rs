@@ -651,6 +651,63 @@ pub type IdMap<V> = FastMap<String, V>;
 /// A set of record ids.
 pub type IdSet<'a> = FastSet<&'a str>;
 
+/// Positions of entries in a list, found by the id each entry holds: 4 bytes an entry, where a
+/// map keyed by a copy of the id takes a slot of key and value and leaves a quarter of them
+/// empty. The list is the caller's; every call is given a way to read the id at a position
+/// (`None` for a position that holds nothing).
+#[derive(Debug, Clone, Default)]
+pub struct IdPositions {
+    table: hashbrown::HashTable<u32>,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl IdPositions {
+    /// Room for `n` positions.
+    pub fn with_capacity(n: usize) -> Self {
+        IdPositions {
+            table: hashbrown::HashTable::with_capacity(n),
+            hasher: Default::default(),
+        }
+    }
+
+    fn hash(&self, id: &str) -> u64 {
+        use std::hash::BuildHasher;
+        self.hasher.hash_one(id)
+    }
+
+    /// The position holding `id`.
+    pub fn find<'a>(&self, id: &str, id_at: impl Fn(usize) -> Option<&'a str>) -> Option<usize> {
+        self.table
+            .find(self.hash(id), |&k| id_at(k as usize) == Some(id))
+            .map(|&k| k as usize)
+    }
+
+    /// Records that position `n` holds `id` (not held at any other position).
+    pub fn insert<'a>(&mut self, id: &str, n: usize, id_at: impl Fn(usize) -> Option<&'a str>) {
+        let h = self.hash(id);
+        let n = u32::try_from(n).unwrap_or(u32::MAX);
+        let hasher = &self.hasher;
+        self.table.insert_unique(h, n, |&k| {
+            use std::hash::BuildHasher;
+            hasher.hash_one(id_at(k as usize).unwrap_or_default())
+        });
+    }
+
+    /// Forgets the position holding `id`, returning it.
+    pub fn remove<'a>(
+        &mut self,
+        id: &str,
+        id_at: impl Fn(usize) -> Option<&'a str>,
+    ) -> Option<usize> {
+        let entry = self
+            .table
+            .find_entry(self.hash(id), |&k| id_at(k as usize) == Some(id))
+            .ok()?;
+        let (n, _) = entry.remove();
+        Some(n as usize)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

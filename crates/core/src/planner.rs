@@ -14,7 +14,7 @@ use crate::field::{
     equal_fields, field_hash, field_is_empty, norm_email, norm_text, FieldHashes, FieldSchema,
     FieldSet,
 };
-use crate::model::{Kind, Record, Sensitivity, Side};
+use crate::model::{IdPositions, Kind, Record, Sensitivity, Side};
 use crate::settings::{CategoryFilter, DeletePolicy, KindSettings, Winner};
 use crate::store::{Intent, Mapping, QueuedConflict, SideState};
 
@@ -38,8 +38,7 @@ pub enum Seen {
 #[derive(Debug, Clone, Default)]
 pub struct SeenMap {
     slots: Vec<SeenSlot>,
-    by_id: hashbrown::HashTable<u32>,
-    hasher: foldhash::fast::RandomState,
+    by_id: IdPositions,
     live: usize,
 }
 
@@ -82,16 +81,9 @@ impl SeenMap {
         Self::default()
     }
 
-    fn hash(&self, id: &str) -> u64 {
-        use std::hash::BuildHasher;
-        self.hasher.hash_one(id)
-    }
-
     fn position(&self, id: &str) -> Option<usize> {
         let slots = &self.slots;
-        self.by_id
-            .find(self.hash(id), |&k| slots[k as usize].id() == Some(id))
-            .map(|&k| k as usize)
+        self.by_id.find(id, |n| slots[n].id())
     }
 
     /// Records what was seen of `id`, replacing anything recorded before.
@@ -120,14 +112,10 @@ impl SeenMap {
             self.slots[n] = slot;
             return;
         }
-        let h = self.hash(id);
-        let n = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
         self.slots.push(slot);
-        let (slots, hasher) = (&self.slots, &self.hasher);
-        self.by_id.insert_unique(h, n, |&k| {
-            use std::hash::BuildHasher;
-            hasher.hash_one(slots[k as usize].id().unwrap_or_default())
-        });
+        let (slots, n) = (&self.slots, self.slots.len() - 1);
+        let id = slots[n].id().unwrap_or_default();
+        self.by_id.insert(id, n, |k| slots[k].id());
         self.live += 1;
     }
 
@@ -143,15 +131,10 @@ impl SeenMap {
 
     /// Forgets `id`, returning what was seen of it.
     pub fn remove(&mut self, id: &str) -> Option<Seen> {
-        let h = self.hash(id);
         let slots = &self.slots;
-        let entry = self
-            .by_id
-            .find_entry(h, |&k| slots[k as usize].id() == Some(id))
-            .ok()?;
-        let (n, _) = entry.remove();
+        let n = self.by_id.remove(id, |n| slots[n].id())?;
         self.live -= 1;
-        match std::mem::replace(&mut self.slots[n as usize], SeenSlot::Empty) {
+        match std::mem::replace(&mut self.slots[n], SeenSlot::Empty) {
             SeenSlot::Present(seen) => Some(seen),
             SeenSlot::Gone(_, true) => Some(Seen::Deleted),
             SeenSlot::Gone(_, false) => Some(Seen::OutOfScope),
