@@ -45,6 +45,24 @@ fn no_thp() -> Result<(), Box<dyn std::error::Error>> {
     Ok(nix::sys::prctl::set_thp_disable(true)?)
 }
 
+/// CPU seconds so far of (the calling thread, the whole process).
+#[cfg(target_os = "linux")]
+fn cpu_seconds() -> (f64, f64) {
+    use nix::sys::resource::{getrusage, UsageWho};
+    let secs = |who| {
+        getrusage(who).map_or(0.0, |u| {
+            let t = |tv: nix::sys::time::TimeVal| tv.tv_sec() as f64 + tv.tv_usec() as f64 / 1e6;
+            t(u.user_time()) + t(u.system_time())
+        })
+    };
+    (secs(UsageWho::RUSAGE_THREAD), secs(UsageWho::RUSAGE_SELF))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn cpu_seconds() -> (f64, f64) {
+    (0.0, 0.0)
+}
+
 #[cfg(not(target_os = "linux"))]
 fn no_thp() -> Result<(), Box<dyn std::error::Error>> {
     Err("--no-thp is only for Linux".into())
@@ -133,6 +151,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut n: usize = 10_000;
     let mut memory_store = false;
     let mut stop_after: Option<String> = None;
+    let mut cpu = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -147,6 +166,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             // Transparent huge pages off for this process (Linux): mimalloc asks for them on its
             // arena, and RSS then counts memory in 2 MiB pages. The sync itself is unchanged.
             "--no-thp" => no_thp()?,
+            // After each phase, one more line: the CPU seconds of the engine's thread and of
+            // the process's other threads (the store's writer and checkpointer) in that phase.
+            "--cpu" => cpu = true,
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
@@ -199,9 +221,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut phase = |name: &str, print: bool| -> Result<(), Box<dyn std::error::Error>> {
         now += Duration::minutes(1);
         let t = Instant::now();
+        let (main0, all0) = cpu_seconds();
         let out =
             futures::executor::block_on(engine.sync(&settings, &SyncOptions::default(), now))?;
         let secs = t.elapsed().as_secs_f64();
+        let (main1, all1) = cpu_seconds();
         if !out.report.completed() || out.report.errors() > 0 {
             return Err(format!("phase {name} did not complete: {:?}", out.report).into());
         }
@@ -211,6 +235,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 out.report.writes(),
                 peak_rss_mib()
             );
+            if cpu {
+                let (main, all) = (main1 - main0, all1 - all0);
+                println!(
+                    "{{\"records\":{n},\"phase\":\"cpu\",\"after\":\"{name}\",\"engine_thread_s\":{main:.4},\"other_threads_s\":{:.4}}}",
+                    all - main
+                );
+            }
         }
         // SQLite copies its write-ahead log into the database whenever a commit leaves more
         // than 1,000 pages in it, inside that commit: left alone, which phase pays for the

@@ -1377,6 +1377,8 @@ impl Engine {
             bg.start(&*self.store, &mut pending);
         }
         bg.wait_for(bg.started).await?;
+        // Every write of the kind is durable: the store may finish what it put off meanwhile.
+        self.store.finish_writes()?;
         if left(&queues, &ready, &next_create) {
             complete = false;
         }

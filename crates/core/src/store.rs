@@ -251,6 +251,14 @@ pub trait StateStore: Send + Sync {
     fn commit_in_background(&self, commit: Commit) -> CommitTicket {
         Box::pin(futures::future::ready(self.commit(&commit)))
     }
+    /// Called by the engine once a kind's writes are done (its last commit durable): a store
+    /// that put work off while a large batch of inserts ran finishes it here (the SQLite store
+    /// builds the indexes it set aside to fill an empty table). Nothing depends on it being
+    /// called: such a store finishes that work before any read or write that needs it. The
+    /// default does nothing.
+    fn finish_writes(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// Deferred records of a kind.
     fn deferred(&self, kind: Kind) -> Result<Vec<Deferred>, StoreError>;
     /// Queued conflicts (all kinds when `None`).

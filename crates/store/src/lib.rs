@@ -158,6 +158,60 @@ pub fn migrations() -> &'static [&'static str] {
 /// The newest schema version this release knows.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
 
+/// The unique indexes of `mappings`, as the first schema made them.
+///
+/// A large fill of an empty table sets them aside and builds them once the fill is over (a
+/// *bulk fill*, see [`BULK_FILL_MIN`]): SQLite builds an index from sorted keys far faster than
+/// it keeps one up to date under random keys, and the sync id is random (a first sync of
+/// 100,000 records spent about half the store's time on the three indexes, bench_engine
+/// `--store-floor`). The fill is crash-safe: the indexes are dropped in the transaction of the
+/// first rows, and built again before anything reads the mappings or writes anything but
+/// inserts, when the engine is done writing ([`StateStore::finish_writes`]), and on open after
+/// a crash. Until then, rows the indexes would have refused may stand side by side; the build
+/// settles them (see [`build_mapping_indexes`]), so no reader ever sees them.
+const MAPPING_INDEXES: &str = "\
+    CREATE UNIQUE INDEX IF NOT EXISTS mappings_sync ON mappings (kind, sync_id);
+    CREATE UNIQUE INDEX IF NOT EXISTS mappings_zoho ON mappings (kind, zoho_id);
+    CREATE UNIQUE INDEX IF NOT EXISTS mappings_outlook ON mappings (kind, outlook_id);";
+
+/// The fewest mappings a commit into an empty table inserts to start a bulk fill (see
+/// [`MAPPING_INDEXES`]): fewer are cheap to index as they go.
+const BULK_FILL_MIN: usize = 256;
+
+/// Whether `mappings` has its three unique indexes (read each time, not cached: another
+/// process sharing the file may have started or ended a bulk fill).
+fn mapping_indexes_present(conn: &Connection) -> Result<bool, StoreError> {
+    let n: i64 = conn
+        .prepare_cached(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'index' \
+             AND name IN ('mappings_sync', 'mappings_zoho', 'mappings_outlook')",
+        )
+        .db()?
+        .query_row([], |r| r.get(0))
+        .db()?;
+    Ok(n == 3)
+}
+
+/// Ends a bulk fill: builds the unique indexes of `mappings`. Rows the indexes would have
+/// refused meanwhile are settled as `INSERT OR REPLACE` would have settled them as they came:
+/// a row stays only if no later row (a higher rowid: rows are only appended during a fill)
+/// shares its sync id or either side's id.
+fn build_mapping_indexes(tx: &Transaction<'_>) -> Result<(), StoreError> {
+    match tx.execute_batch(MAPPING_INDEXES) {
+        Err(rusqlite::Error::SqliteFailure(f, _)) if f.code == ErrorCode::ConstraintViolation => {
+            tx.execute_batch(
+                "DELETE FROM mappings \
+                 WHERE rowid NOT IN (SELECT max(rowid) FROM mappings GROUP BY kind, sync_id) \
+                    OR rowid NOT IN (SELECT max(rowid) FROM mappings GROUP BY kind, zoho_id) \
+                    OR rowid NOT IN (SELECT max(rowid) FROM mappings GROUP BY kind, outlook_id)",
+            )
+            .db()?;
+            tx.execute_batch(MAPPING_INDEXES).db()
+        }
+        other => other.db(),
+    }
+}
+
 /// How many ids go into one `IN (...)` list.
 const CHUNK: usize = 500;
 
@@ -193,6 +247,8 @@ struct Shared {
     checkpointer: Mutex<Option<Checkpointer>>,
     /// [`CHECKPOINT_BYTES`] in pages of this file.
     checkpoint_pages: c_int,
+    /// [`BULK_FILL_MIN`], or what a test set.
+    bulk_fill_min: std::sync::atomic::AtomicUsize,
 }
 
 /// How much write-ahead log makes a checkpoint due: SQLite's own default is 1,000 pages, which
@@ -363,6 +419,22 @@ impl Shared {
         }
     }
 
+    fn bulk_fill_min(&self) -> usize {
+        self.bulk_fill_min
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Ends a bulk fill, if one is under way (see [`MAPPING_INDEXES`]).
+    fn ensure_mapping_indexes(&self) -> Result<(), StoreError> {
+        if mapping_indexes_present(&lock(&self.conn))? {
+            return Ok(());
+        }
+        self.write(|tx, _| match mapping_indexes_present(tx)? {
+            true => Ok(()),
+            false => build_mapping_indexes(tx),
+        })
+    }
+
     /// The writer thread: runs jobs in order until the store is dropped.
     fn run_writer(&self, jobs: mpsc::Receiver<Job>) {
         for job in jobs {
@@ -370,7 +442,9 @@ impl Shared {
             let r = if job.commit.is_empty() {
                 Ok(())
             } else {
-                self.write(|tx, idx| SqliteStore::apply_commit(tx, idx, &job.commit))
+                self.write(|tx, idx| {
+                    SqliteStore::apply_commit(tx, idx, &job.commit, self.bulk_fill_min())
+                })
             };
             // The caller may have stopped waiting: the commit stands all the same.
             let _ = job.done.send((r, job.commit));
@@ -889,6 +963,12 @@ impl SqliteStore {
         conn.set_prepared_statement_cache_capacity(64);
         Self::migrate(&mut conn)?;
         Self::check_hash_scheme(&conn)?;
+        // A bulk fill cut short (the process died): its indexes are built now.
+        if !mapping_indexes_present(&conn)? {
+            let tx = conn.transaction().db()?;
+            build_mapping_indexes(&tx)?;
+            tx.commit().db()?;
+        }
         let page_size: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0)).db()?;
         let checkpoint_pages =
             c_int::try_from(CHECKPOINT_BYTES / page_size.max(512)).unwrap_or(1000);
@@ -901,6 +981,7 @@ impl SqliteStore {
                 path,
                 checkpointer: Mutex::new(None),
                 checkpoint_pages,
+                bulk_fill_min: std::sync::atomic::AtomicUsize::new(BULK_FILL_MIN),
             }),
             writer: Mutex::new(None),
         })
@@ -962,6 +1043,15 @@ impl SqliteStore {
         lock(&self.shared.conn)
     }
 
+    /// The connection, once the background commits started so far are done and any bulk
+    /// fill is over: for reads of `mappings`, which must not see rows a fill's index build
+    /// would still settle (see [`MAPPING_INDEXES`]).
+    fn mappings_conn(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
+        self.shared.drain();
+        self.shared.ensure_mapping_indexes()?;
+        Ok(lock(&self.shared.conn))
+    }
+
     /// The schema version of the open database.
     pub fn schema_version(&self) -> Result<u32, StoreError> {
         self.conn()
@@ -981,6 +1071,21 @@ impl SqliteStore {
             })
             .db()?;
         Ok(u64::try_from(done).unwrap_or(0))
+    }
+
+    /// Sets the fewest inserts into an empty table that start a bulk fill (for tests, which
+    /// make every fill one; see [`MAPPING_INDEXES`]).
+    #[doc(hidden)]
+    pub fn set_bulk_fill_min(&self, n: usize) {
+        self.shared
+            .bulk_fill_min
+            .store(n.max(1), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether a bulk fill is under way: the mapping indexes are set aside (for tests).
+    #[doc(hidden)]
+    pub fn bulk_fill_under_way(&self) -> Result<bool, StoreError> {
+        Ok(!mapping_indexes_present(&self.conn())?)
     }
 
     /// How many checkpoints the checkpointer thread has run (for tests).
@@ -1015,7 +1120,7 @@ impl SqliteStore {
         column: &str,
         ids: &[&str],
     ) -> Result<Vec<Mapping>, StoreError> {
-        let conn = self.conn();
+        let conn = self.mappings_conn()?;
         let mut found: HashMap<String, Mapping> = HashMap::with_capacity(ids.len());
         let key = |m: &Mapping| match column {
             "zoho_id" => m.zoho.id.clone(),
@@ -1071,7 +1176,33 @@ impl SqliteStore {
         tx: &Transaction<'_>,
         idx: &mut IntentIndex,
         c: &Commit,
+        bulk_fill_min: usize,
     ) -> Result<(), StoreError> {
+        // A bulk fill (see `MAPPING_INDEXES`) goes on while commits only insert mappings;
+        // anything else ends it first. One starts when many go into an empty table.
+        let mut bulk = false;
+        if !c.upsert.is_empty() || !c.remove.is_empty() || !c.insert.is_empty() {
+            let inserts_only = c.upsert.is_empty() && c.remove.is_empty();
+            if mapping_indexes_present(tx)? {
+                if inserts_only && c.insert.len() >= bulk_fill_min && {
+                    let mut stmt = tx
+                        .prepare_cached("SELECT NOT EXISTS (SELECT 1 FROM mappings)")
+                        .db()?;
+                    stmt.query_row([], |r| r.get::<_, bool>(0)).db()?
+                } {
+                    tx.execute_batch(
+                        "DROP INDEX mappings_sync; DROP INDEX mappings_zoho; \
+                         DROP INDEX mappings_outlook;",
+                    )
+                    .db()?;
+                    bulk = true;
+                }
+            } else if inserts_only {
+                bulk = true;
+            } else {
+                build_mapping_indexes(tx)?;
+            }
+        }
         if !c.remove.is_empty() {
             let mut stmt = tx
                 .prepare_cached("DELETE FROM mappings WHERE kind = ?1 AND sync_id = ?2")
@@ -1093,12 +1224,18 @@ impl SqliteStore {
                      WHERE kind = ?1 AND sync_id = ?2 AND zoho_id = ?8 AND outlook_id = ?9",
                 )
                 .db()?;
+            // In a bulk fill there is no index to conflict with: rows are appended, and
+            // building the indexes settles conflicts as REPLACE would have.
             let mut replace = tx
-                .prepare_cached(
+                .prepare_cached(if bulk {
+                    "INSERT INTO mappings (kind, sync_id, zoho_id, zoho_version, \
+                     zoho_hashes, outlook_id, outlook_version, outlook_hashes, dormant) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+                } else {
                     "INSERT OR REPLACE INTO mappings (kind, sync_id, zoho_id, zoho_version, \
                      zoho_hashes, outlook_id, outlook_version, outlook_hashes, dormant) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                )
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+                })
                 .db()?;
             let fresh = c.upsert.iter().map(|m| (m, false));
             for (m, new) in fresh.chain(c.insert.iter().map(|m| (m, true))) {
@@ -1230,7 +1367,7 @@ impl SqliteStore {
 
 impl StateStore for SqliteStore {
     fn mappings(&self, kind: Kind) -> Result<Vec<Mapping>, StoreError> {
-        let conn = self.conn();
+        let conn = self.mappings_conn()?;
         // Ordered here, by the sync id as text: SQL would put text ids before stored bytes.
         let mut stmt = conn
             .prepare_cached(&format!(
@@ -1263,7 +1400,7 @@ impl StateStore for SqliteStore {
     }
 
     fn side_index(&self, kind: Kind, side: Side) -> Result<SideIndex, StoreError> {
-        let conn = self.conn();
+        let conn = self.mappings_conn()?;
         let sql = match side {
             Side::Zoho => {
                 "SELECT zoho_id, zoho_version, dormant IS NOT NULL FROM mappings NOT INDEXED \
@@ -1289,7 +1426,7 @@ impl StateStore for SqliteStore {
         // each row up by rowid, in random order; a table scan reads the pages in order
         // (bench_engine at 100,000 mappings, measured with 32 KiB pages: no-op 0.094 -> 0.087 s,
         // 1% changed 0.157 -> 0.143 s). Versions are tagged from the column's bytes: no copy.
-        let conn = self.conn();
+        let conn = self.mappings_conn()?;
         let mut stmt = conn
             .prepare_cached(
                 "SELECT zoho_id, zoho_version, outlook_id, outlook_version, dormant IS NOT NULL \
@@ -1307,7 +1444,7 @@ impl StateStore for SqliteStore {
     }
 
     fn mapping_count(&self, kind: Kind) -> Result<usize, StoreError> {
-        let conn = self.conn();
+        let conn = self.mappings_conn()?;
         let mut stmt = conn
             .prepare_cached(
                 "SELECT COUNT(*) FROM mappings NOT INDEXED WHERE kind = ?1 AND dormant IS NULL",
@@ -1363,7 +1500,8 @@ impl StateStore for SqliteStore {
         if commit.is_empty() {
             return Ok(());
         }
-        self.write(|tx, idx| Self::apply_commit(tx, idx, commit))
+        let min = self.shared.bulk_fill_min();
+        self.write(|tx, idx| Self::apply_commit(tx, idx, commit, min))
     }
 
     fn commit_in_background(&self, commit: Commit) -> CommitTicket {
@@ -1403,6 +1541,11 @@ impl StateStore for SqliteStore {
                 )),
             }
         })
+    }
+
+    fn finish_writes(&self) -> Result<(), StoreError> {
+        self.shared.drain();
+        self.shared.ensure_mapping_indexes()
     }
 
     fn deferred(&self, kind: Kind) -> Result<Vec<Deferred>, StoreError> {

@@ -36,14 +36,27 @@ fn child() {
     };
     let (mode, path) = spec.split_once(':').unwrap();
     let store = SqliteStore::open(path).unwrap();
+    // "bulk": every commit inserts into a table filled in bulk (its indexes set aside).
+    let bulk = mode == "bulk";
+    if bulk {
+        store.set_bulk_fill_min(1);
+    }
+    let rows = move |m: Vec<Mapping>| match bulk {
+        true => Commit {
+            insert: m,
+            ..Default::default()
+        },
+        false => Commit {
+            upsert: m,
+            ..Default::default()
+        },
+    };
     let mut out = std::io::stdout();
     for b in 0..BATCHES {
-        store
-            .commit(&Commit {
-                upsert: batch(b, BATCH),
-                ..Default::default()
-            })
-            .unwrap();
+        store.commit(&rows(batch(b, BATCH))).unwrap();
+        if bulk {
+            assert!(store.bulk_fill_under_way().unwrap());
+        }
         writeln!(out, "committed {b}").unwrap();
         out.flush().unwrap();
     }
@@ -70,11 +83,7 @@ fn child() {
             let store = std::sync::Arc::new(store);
             let s = store.clone();
             std::thread::spawn(move || {
-                s.commit(&Commit {
-                    upsert: batch(99, 300_000),
-                    ..Default::default()
-                })
-                .unwrap();
+                s.commit(&rows(batch(99, 300_000))).unwrap();
                 println!("big commit finished");
             });
             std::thread::sleep(Duration::from_millis(150));
@@ -105,6 +114,8 @@ fn abort_in(mode: &str) {
     let big_done = stdout.contains("big commit finished");
 
     let store = SqliteStore::open(&path).unwrap();
+    // A bulk fill cut short ends on open: the indexes are back.
+    assert!(!store.bulk_fill_under_way().unwrap());
     store.integrity_check().unwrap();
     let got = store.mappings(Kind::Contact).unwrap();
     let mut want: Vec<Mapping> = (0..BATCHES).flat_map(|b| batch(b, BATCH)).collect();
@@ -136,4 +147,9 @@ fn abort_mid_raw_transaction() {
 #[test]
 fn abort_mid_store_commit() {
     abort_in("store");
+}
+
+#[test]
+fn abort_mid_bulk_fill() {
+    abort_in("bulk");
 }

@@ -117,6 +117,9 @@ enum Op {
     /// The same commit started in the background (its ticket awaited at the end of the case).
     Background(Box<Commit>),
     Resolve(i64, Side),
+    /// A commit of inserts alone: into an empty table, a bulk fill (in the store that makes
+    /// every such fill one).
+    Fill(Vec<Mapping>),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -125,6 +128,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => commit().prop_map(|c| Op::Commit(Box::new(c))),
         2 => commit().prop_map(|c| Op::Background(Box::new(c))),
         1 => (0..8i64, side()).prop_map(|(i, s)| Op::Resolve(i, s)),
+        2 => prop::collection::vec(mapping(), 1..6).prop_map(Op::Fill),
     ]
 }
 
@@ -177,26 +181,50 @@ proptest! {
     fn sqlite_matches_memory(ops in prop::collection::vec(op(), 1..12)) {
         let mem = MemoryStore::new();
         let sql = SqliteStore::open_in_memory()?;
+        // The same writes where every fill of an empty table is a bulk fill (indexes set
+        // aside, built again on the first read by id or write other than an insert).
+        let bulk = SqliteStore::open_in_memory()?;
+        bulk.set_bulk_fill_min(1);
         let mut tickets = vec![];
         for (n, op) in ops.iter().enumerate() {
             match op {
                 Op::Journal(i) => {
                     mem.journal(i)?;
                     sql.journal(i)?;
+                    bulk.journal(i)?;
                 }
                 Op::Commit(c) => {
                     mem.commit(c)?;
                     sql.commit(c)?;
+                    bulk.commit(c)?;
                 }
                 Op::Background(c) => {
                     mem.commit(c)?;
                     tickets.push(sql.commit_in_background((**c).clone()));
+                    tickets.push(bulk.commit_in_background((**c).clone()));
+                }
+                Op::Fill(m) => {
+                    let c = Commit {
+                        insert: m.clone(),
+                        ..Default::default()
+                    };
+                    mem.commit(&c)?;
+                    sql.commit(&c)?;
+                    bulk.commit(&c)?;
                 }
                 Op::Resolve(id, s) => {
                     let x = mem.resolve_conflict(*id, *s).map_err(|e| e.to_string());
                     let y = sql.resolve_conflict(*id, *s).map_err(|e| e.to_string());
-                    prop_assert_eq!(x, y);
+                    prop_assert_eq!(&x, &y);
+                    let z = bulk.resolve_conflict(*id, *s).map_err(|e| e.to_string());
+                    prop_assert_eq!(x, z);
                 }
+            }
+            // Every read of the mappings ends a fill: compared less often, so that fills span
+            // several commits.
+            if n % 3 == 2 {
+                compare(&mem, &bulk)?;
+                prop_assert!(!bulk.bulk_fill_under_way()?);
             }
             // Reads after background commits see them (the store waits for its writer), also
             // when several are queued: compared after every other operation.
@@ -204,6 +232,8 @@ proptest! {
                 compare(&mem, &sql)?;
             }
         }
+        compare(&mem, &bulk)?;
+        prop_assert!(!bulk.bulk_fill_under_way()?);
         for t in tickets {
             futures::executor::block_on(t)?;
         }
