@@ -285,10 +285,17 @@ impl FieldHashes {
     pub fn of(record: &Record) -> FieldHashes {
         // One encoding buffer for all fields: hashing is on the hot path of every sync.
         let mut e = Enc(Vec::with_capacity(128));
+        let kind = record.kind();
+        let empty = empty_hashes(kind);
         FieldHashes(
-            Field::of(record.kind())
+            Field::of(kind)
                 .iter()
-                .map(|f| {
+                .zip(empty)
+                .map(|(f, empty)| {
+                    // Most fields of most records are empty: their hash is known.
+                    if holds_default(record, *f) {
+                        return *empty;
+                    }
                     e.0.clear();
                     encode_field(&mut e, record, *f);
                     xxhash_rust::xxh3::xxh3_64(&e.0)
@@ -562,6 +569,52 @@ impl Enc {
     }
     fn finish(self) -> u64 {
         xxhash_rust::xxh3::xxh3_64(&self.0)
+    }
+}
+
+/// Whether a field of a record holds its type's default value, in which case it encodes as the
+/// field of [`Record::empty`] does and its hash is in [`EMPTY_HASHES`]. Conservative: `false`
+/// for fields whose default is not cheap to tell (those are hashed). Each arm reads exactly
+/// what [`encode_field`] reads for the field.
+fn holds_default(record: &Record, field: Field) -> bool {
+    let none_or_blank = |a: &Option<Box<Address>>| a.as_ref().is_none_or(|a| a.is_empty());
+    match record {
+        Record::Contact(c) => match field {
+            Field::Name => {
+                c.given_name.is_empty()
+                    && c.middle_name.is_empty()
+                    && c.family_name.is_empty()
+                    && c.display_name.is_empty()
+            }
+            Field::Emails => c.emails.is_empty(),
+            Field::Phones => c.phones.is_empty(),
+            Field::Company => c.company.is_empty(),
+            Field::JobTitle => c.job_title.is_empty(),
+            Field::Department => c.department.is_empty(),
+            Field::BusinessAddress => none_or_blank(&c.business_address),
+            Field::HomeAddress => none_or_blank(&c.home_address),
+            Field::OtherAddress => none_or_blank(&c.other_address),
+            Field::Birthday => c.birthday.is_none(),
+            Field::ContactNotes => c.notes.is_empty(),
+            Field::ContactCategories => c.categories.is_empty(),
+            _ => false,
+        },
+        Record::Task(t) => match field {
+            Field::TaskTitle => t.title.is_empty(),
+            Field::TaskNotes => t.notes.is_empty(),
+            Field::TaskSchedule => t.due.is_none() && t.start.is_none() && t.recurrence.is_none(),
+            Field::TaskReminder => t.reminder.is_none(),
+            _ => false,
+        },
+        Record::Event(v) => match field {
+            Field::EventTitle => v.title.is_empty(),
+            Field::EventNotes => v.notes.is_empty(),
+            Field::EventLocation => v.location.is_empty(),
+            Field::EventAttendees => v.attendees.is_empty(),
+            Field::EventReminder => v.reminder_minutes.is_none(),
+            Field::EventCategories => v.categories.is_empty(),
+            _ => false,
+        },
     }
 }
 
@@ -1113,6 +1166,69 @@ mod tests {
         longer.push(0);
         assert_eq!(FieldHashes::from_stored(Kind::Contact, &longer), None);
         assert_eq!(FieldHashes::from_stored(Kind::Contact, &[0]), None);
+    }
+
+    /// `FieldHashes::of` skips fields holding their default (`holds_default`): every field of
+    /// records with some fields set, some blank and some default hashes as `field_hash`, which
+    /// always encodes, gives.
+    #[test]
+    fn skipping_default_fields_gives_the_hashes_of_encoding_them() {
+        let blank_address = Some(Box::new(Address::default()));
+        let records = [
+            contact(),
+            Record::Contact(Contact {
+                middle_name: "   ".into(),
+                emails: vec![" ".into()],
+                phones: vec![Phone {
+                    kind: PhoneKind::Home,
+                    number: String::new(),
+                }],
+                business_address: blank_address.clone(),
+                home_address: Some(Box::new(Address {
+                    city: "Paris".into(),
+                    ..Default::default()
+                })),
+                birthday: chrono::NaiveDate::from_ymd_opt(1815, 12, 10),
+                categories: vec!["".into()],
+                ..Default::default()
+            }),
+            Record::Contact(Contact {
+                other_address: blank_address,
+                department: " ".into(),
+                ..Default::default()
+            }),
+            Record::Task(Task {
+                title: "t".into(),
+                due: chrono::NaiveDate::from_ymd_opt(2026, 1, 2),
+                ..Default::default()
+            }),
+            Record::Task(Task {
+                notes: " ".into(),
+                status: TaskStatus::Completed,
+                ..Default::default()
+            }),
+            Record::Event(Event {
+                location: "room".into(),
+                reminder_minutes: Some(0),
+                categories: vec!["Zoho".into()],
+                ..Default::default()
+            }),
+            Record::Event(Event {
+                title: " ".into(),
+                attendees: vec![Attendee::default()],
+                ..Default::default()
+            }),
+            Record::empty(Kind::Contact),
+            Record::empty(Kind::Task),
+            Record::empty(Kind::Event),
+        ];
+        for r in &records {
+            let slow: Vec<u64> = Field::of(r.kind())
+                .iter()
+                .map(|f| field_hash(r, *f))
+                .collect();
+            assert_eq!(FieldHashes::of(r).0, slow, "{r:?}");
+        }
     }
 
     fn contact() -> Record {
