@@ -310,6 +310,40 @@ fn a_first_schema_database_is_upgraded_with_its_mappings_and_intents() {
         .unwrap();
     assert!(ids(&store).is_empty());
     store.integrity_check().unwrap();
+    drop((store, other));
+    // Schema 4 keyed the unique indexes by the id first; they still refuse a second mapping
+    // of the same id of a kind and still find mappings by id.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let sql: Vec<String> = conn
+        .prepare("SELECT sql FROM sqlite_master WHERE name LIKE 'mappings_%' ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        sql,
+        [
+            "CREATE UNIQUE INDEX mappings_outlook ON mappings (outlook_id, kind)",
+            "CREATE UNIQUE INDEX mappings_sync ON mappings (sync_id, kind)",
+            "CREATE UNIQUE INDEX mappings_zoho ON mappings (zoho_id, kind)",
+        ]
+    );
+    drop(conn);
+    let store = SqliteStore::open(&path).unwrap();
+    let z1 = store
+        .mappings_by_ids(Kind::Contact, Side::Zoho, &["z1".into()])
+        .unwrap();
+    assert_eq!(z1.len(), 1);
+    let mut moved = z1[0].clone();
+    moved.sync_id = SyncId("m2".into());
+    store
+        .commit(&Commit {
+            upsert: vec![moved.clone()],
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(store.mappings(Kind::Contact).unwrap(), vec![moved]);
 }
 
 #[test]
