@@ -313,14 +313,10 @@ fn a_first_schema_database_is_upgraded_with_its_mappings_and_intents() {
     drop((store, other));
     // Schema 4 keyed the unique indexes by the id first; they still refuse a second mapping
     // of the same id of a kind and still find mappings by id.
-    let conn = rusqlite::Connection::open(&path).unwrap();
-    let sql: Vec<String> = conn
-        .prepare("SELECT sql FROM sqlite_master WHERE name LIKE 'mappings_%' ORDER BY name")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let sql = texts(
+        &path,
+        "SELECT sql FROM sqlite_master WHERE name LIKE 'mappings_%' ORDER BY name",
+    );
     assert_eq!(
         sql,
         [
@@ -329,7 +325,6 @@ fn a_first_schema_database_is_upgraded_with_its_mappings_and_intents() {
             "CREATE UNIQUE INDEX mappings_zoho ON mappings (zoho_id, kind)",
         ]
     );
-    drop(conn);
     let store = SqliteStore::open(&path).unwrap();
     let z1 = store
         .mappings_by_ids(Kind::Contact, Side::Zoho, &["z1".into()])
@@ -344,6 +339,14 @@ fn a_first_schema_database_is_upgraded_with_its_mappings_and_intents() {
         })
         .unwrap();
     assert_eq!(store.mappings(Kind::Contact).unwrap(), vec![moved]);
+}
+
+/// The first column of every row a query returns, read straight from the file.
+fn texts(path: &std::path::Path, sql: &str) -> Vec<String> {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let mut stmt = conn.prepare(sql).unwrap();
+    let rows = stmt.query_map([], |r| r.get(0)).unwrap();
+    rows.collect::<Result<_, _>>().unwrap()
 }
 
 #[test]
@@ -641,13 +644,9 @@ fn a_second_schema_database_gets_its_derived_sync_ids_stored_as_bytes() {
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].outlook.id, "o-1");
     drop(store);
-    let conn = rusqlite::Connection::open(&path).unwrap();
-    let kinds: Vec<String> = conn
-        .prepare("SELECT typeof(sync_id) FROM mappings ORDER BY zoho_id")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let kinds = texts(
+        &path,
+        "SELECT typeof(sync_id) FROM mappings ORDER BY zoho_id",
+    );
     assert_eq!(kinds, ["blob", "text"]);
 }
