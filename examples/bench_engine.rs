@@ -45,9 +45,11 @@ fn no_thp() -> Result<(), Box<dyn std::error::Error>> {
     Ok(nix::sys::prctl::set_thp_disable(true)?)
 }
 
-/// CPU seconds so far of (the calling thread, the whole process).
+/// CPU seconds so far of (the calling thread, the whole process), and the process's minor
+/// page faults so far (each one a page of memory touched for the first time: on a virtual
+/// machine that is not cheap).
 #[cfg(target_os = "linux")]
-fn cpu_seconds() -> (f64, f64) {
+fn cpu_seconds() -> (f64, f64, i64) {
     use nix::sys::resource::{getrusage, UsageWho};
     let secs = |who| {
         getrusage(who).map_or(0.0, |u| {
@@ -55,12 +57,17 @@ fn cpu_seconds() -> (f64, f64) {
             t(u.user_time()) + t(u.system_time())
         })
     };
-    (secs(UsageWho::RUSAGE_THREAD), secs(UsageWho::RUSAGE_SELF))
+    let faults = getrusage(UsageWho::RUSAGE_SELF).map_or(0, |u| u.minor_page_faults());
+    (
+        secs(UsageWho::RUSAGE_THREAD),
+        secs(UsageWho::RUSAGE_SELF),
+        faults,
+    )
 }
 
 #[cfg(not(target_os = "linux"))]
-fn cpu_seconds() -> (f64, f64) {
-    (0.0, 0.0)
+fn cpu_seconds() -> (f64, f64, i64) {
+    (0.0, 0.0, 0)
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -167,7 +174,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             // arena, and RSS then counts memory in 2 MiB pages. The sync itself is unchanged.
             "--no-thp" => no_thp()?,
             // After each phase, one more line: the CPU seconds of the engine's thread and of
-            // the process's other threads (the store's writer and checkpointer) in that phase.
+            // the process's other threads (the store's writer and checkpointer) in that phase,
+            // and the minor page faults the process took in it.
             "--cpu" => cpu = true,
             other => return Err(format!("unknown argument {other}").into()),
         }
@@ -221,11 +229,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut phase = |name: &str, print: bool| -> Result<(), Box<dyn std::error::Error>> {
         now += Duration::minutes(1);
         let t = Instant::now();
-        let (main0, all0) = cpu_seconds();
+        let (main0, all0, faults0) = cpu_seconds();
         let out =
             futures::executor::block_on(engine.sync(&settings, &SyncOptions::default(), now))?;
         let secs = t.elapsed().as_secs_f64();
-        let (main1, all1) = cpu_seconds();
+        let (main1, all1, faults1) = cpu_seconds();
         if !out.report.completed() || out.report.errors() > 0 {
             return Err(format!("phase {name} did not complete: {:?}", out.report).into());
         }
@@ -238,8 +246,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             if cpu {
                 let (main, all) = (main1 - main0, all1 - all0);
                 println!(
-                    "{{\"records\":{n},\"phase\":\"cpu\",\"after\":\"{name}\",\"engine_thread_s\":{main:.4},\"other_threads_s\":{:.4}}}",
-                    all - main
+                    "{{\"records\":{n},\"phase\":\"cpu\",\"after\":\"{name}\",\"engine_thread_s\":{main:.4},\"other_threads_s\":{:.4},\"minor_faults\":{}}}",
+                    all - main,
+                    faults1 - faults0
                 );
             }
         }
