@@ -4,8 +4,6 @@
 //!
 //! `cargo run --release -p crmsync --example bench_engine -- --records 100000`
 //!
-//! `--no-thp` turns transparent huge pages off for the process first (Linux).
-//!
 //! Phases: `first` (N contacts in Zoho, Outlook empty, full listings), `noop` (again at once),
 //! `changed` (1% of records edited on each side, a quarter of them the same records, Zoho wins),
 //! `noop_delta` (the same no-op with change feeds, after one catch-up run that reads the echoes
@@ -40,11 +38,6 @@ fn peak_rss_mib() -> f64 {
         .unwrap_or(0.0)
 }
 
-#[cfg(target_os = "linux")]
-fn no_thp() -> Result<(), Box<dyn std::error::Error>> {
-    Ok(nix::sys::prctl::set_thp_disable(true)?)
-}
-
 /// CPU seconds so far of (the calling thread, the whole process), and the process's minor
 /// page faults so far (each one a page of memory touched for the first time: on a virtual
 /// machine that is not cheap).
@@ -68,11 +61,6 @@ fn cpu_seconds() -> (f64, f64, i64) {
 #[cfg(not(target_os = "linux"))]
 fn cpu_seconds() -> (f64, f64, i64) {
     (0.0, 0.0, 0)
-}
-
-#[cfg(not(target_os = "linux"))]
-fn no_thp() -> Result<(), Box<dyn std::error::Error>> {
-    Err("--no-thp is only for Linux".into())
 }
 
 fn set_feeds(c: &MemoryConnector, on: bool) {
@@ -170,9 +158,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             // Only the store's share of `first`: the same journal writes and grouped commits of
             // N mappings, with no engine or services around them.
             "--store-floor" => return store_floor(n),
-            // Transparent huge pages off for this process (Linux): mimalloc asks for them on its
-            // arena, and RSS then counts memory in 2 MiB pages. The sync itself is unchanged.
-            "--no-thp" => no_thp()?,
             // After each phase, one more line: the CPU seconds of the engine's thread and of
             // the process's other threads (the store's writer and checkpointer) in that phase,
             // and the minor page faults the process took in it.
