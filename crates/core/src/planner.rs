@@ -157,12 +157,12 @@ impl SeenMap {
         self.live == 0
     }
 
-    /// Every id seen, in no particular order.
+    /// Every id seen, in the order each was first recorded (a replacement keeps its place).
     pub fn keys(&self) -> impl Iterator<Item = &str> {
         self.slots.iter().filter_map(SeenSlot::id)
     }
 
-    /// Every id with what was seen of it, in no particular order.
+    /// Every id with what was seen of it, in the order each id was first recorded.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Seen)> {
         self.slots.iter().filter_map(|s| Some((s.id()?, s.seen()?)))
     }
@@ -626,14 +626,14 @@ impl<'a> Planner<'a> {
         // Records no mapping holds: new on their side (or re-stamped by us before a lost DB).
         let mut fresh: [Vec<&RemoteRecord>; 2] = [Vec::new(), Vec::new()];
         for side in Side::BOTH {
-            let mut ids: Vec<&str> = self.seen(side).keys().collect();
-            // Map keys are distinct: an unstable sort gives the same order, faster.
-            ids.sort_unstable();
-            for id in ids {
+            // In the order the side listed them (a seen map keeps it): the same input gives
+            // the same plan, and creates go out in the source's order. (Sorting the ids first
+            // cost a twentieth of a first sync of 100,000 records, bench_engine.)
+            for (id, seen) in self.seen(side).iter() {
                 if mapped[side.index()].contains(id) {
                     continue;
                 }
-                if let Some(Seen::Present(r)) = self.seen(side).get(id) {
+                if let Seen::Present(r) = seen {
                     if in_scope(input.settings, side, &r.record) {
                         fresh[side.index()].push(r);
                     }
@@ -1488,13 +1488,20 @@ mod tests {
 
     proptest! {
         /// A `SeenMap` answers as a map keyed by id does, whatever inserts, replacements and
-        /// removals came before.
+        /// removals came before, and lists ids in the order they were first recorded (since
+        /// their last removal).
         #[test]
         fn seen_map_behaves_as_a_map(ops in proptest::collection::vec((0u8..4, 0u8..6, 0u8..3), 0..60)) {
             let mut map = SeenMap::new();
             let mut model: std::collections::HashMap<String, Seen> = Default::default();
+            let mut order: Vec<String> = vec![];
             for (op, id, v) in ops {
                 let id = format!("id-{id}");
+                if op < 3 && !model.contains_key(&id) {
+                    order.push(id.clone());
+                } else if op == 3 {
+                    order.retain(|k| *k != id);
+                }
                 match op {
                     0 => {
                         map.insert(id.clone(), present(&id, v));
@@ -1521,12 +1528,12 @@ mod tests {
                     prop_assert_eq!(map.get(&k), model.get(&k));
                     prop_assert_eq!(map.contains_key(&k), model.contains_key(&k));
                 }
-                let mut keys: Vec<&str> = map.keys().collect();
-                keys.sort_unstable();
-                let mut want: Vec<&str> = model.keys().map(String::as_str).collect();
-                want.sort_unstable();
-                prop_assert_eq!(&keys, &want);
-                prop_assert_eq!(map.iter().count(), model.len());
+                let keys: Vec<&str> = map.keys().collect();
+                prop_assert_eq!(&keys, &order);
+                let listed: Vec<(&str, &Seen)> = map.iter().collect();
+                let want: Vec<(&str, &Seen)> =
+                    order.iter().map(|k| (k.as_str(), &model[k])).collect();
+                prop_assert_eq!(listed, want);
             }
         }
     }
