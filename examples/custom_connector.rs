@@ -77,7 +77,7 @@ impl AddressBook {
             id: id.to_string(),
             version: e.version.to_string(),
             modified_at: None,
-            stored: Some(Record::Contact(e.contact.clone())),
+            stored: Some(Arc::new(Record::Contact(e.contact.clone()))),
         }
     }
 

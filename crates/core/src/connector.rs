@@ -349,8 +349,9 @@ pub struct Written {
     /// Last-modified after the write.
     pub modified_at: Option<DateTime<Utc>>,
     /// The record as the service stored it, when the write response carries it (Graph does):
-    /// used as the new baseline so server rewrites are not mistaken for edits.
-    pub stored: Option<Record>,
+    /// used as the new baseline so server rewrites are not mistaken for edits. Shared, as a
+    /// read's record is: a result is then a few words, and a batch of them is cheap to move.
+    pub stored: Option<Arc<Record>>,
 }
 
 /// The result of one operation of a batch, in the order of the operations.

@@ -529,7 +529,7 @@ impl OutlookConnector {
                     id: rec.id,
                     version: rec.version,
                     modified_at: rec.modified_at,
-                    stored: Some((*rec.record).clone()),
+                    stored: Some(rec.record),
                 })
             }
             204 => Ok(Written {

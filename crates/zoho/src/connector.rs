@@ -603,7 +603,7 @@ fn ok_body(resp: ApiResponse) -> Result<Value> {
     }
 }
 
-fn written(d: &Value, stored: Option<Record>) -> Written {
+fn written(d: &Value, stored: Option<Arc<Record>>) -> Written {
     let version = d
         .get("Modified_Time")
         .and_then(Value::as_str)
@@ -885,13 +885,13 @@ impl Connector for ZohoConnector {
         // What Zoho will hold after each write, read back through the same mapping as a read:
         // derived values (a Last_Name made up from the e-mail, an unresolved company left out,
         // a task start kept only in a recurrence) show in `Written::stored`.
-        let mut stored: Vec<Option<Record>> = vec![None; ops.len()];
+        let mut stored: Vec<Option<Arc<Record>>> = vec![None; ops.len()];
         let stored_of = |body: &Map<String, Value>| {
             let mut full = body.clone();
             full.insert("id".into(), json!("pending"));
             mapping::from_zoho(kind, &Value::Object(full), ctx)
                 .ok()
-                .map(|r| (*r.record).clone())
+                .map(|r| r.record)
         };
         let note = |i: usize, notes: &[String]| {
             if !notes.is_empty() {

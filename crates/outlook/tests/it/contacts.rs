@@ -291,7 +291,7 @@ async fn batch_writes_with_throttled_items_stale_versions_and_sync_ids() {
         )
         .await
         .unwrap();
-    let Some(Record::Contact(c)) = out[0].as_ref().unwrap().stored.clone() else {
+    let Some(Record::Contact(c)) = out[0].as_ref().unwrap().stored.as_deref().cloned() else {
         panic!()
     };
     assert_eq!(c.job_title, "from Zoho");
@@ -327,6 +327,6 @@ async fn extra_emails_and_phones_never_fail_a_request() {
         )
         .await
         .unwrap();
-    let stored = out[0].as_ref().unwrap().stored.clone().unwrap();
+    let stored = out[0].as_ref().unwrap().stored.as_deref().cloned().unwrap();
     assert_eq!(stored, projected, "CJK and emoji survive, limits hold");
 }

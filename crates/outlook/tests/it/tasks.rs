@@ -33,7 +33,7 @@ async fn tasks_round_trip_with_dates_and_linked_sync_ids() {
         .await
         .unwrap();
     let w = out[0].as_ref().unwrap();
-    assert_eq!(w.stored, Some(Record::Task(task.clone())));
+    assert_eq!(w.stored.as_deref(), Some(&Record::Task(task.clone())));
     let (items, _, _) = round(t.conn.as_ref(), &sc, None).await.unwrap();
     assert_eq!(items.len(), 1);
     let found = t
@@ -80,7 +80,7 @@ async fn lossy_priority_is_documented() {
         )
         .await
         .unwrap();
-    let Some(Record::Task(back)) = out[0].as_ref().unwrap().stored.clone() else {
+    let Some(Record::Task(back)) = out[0].as_ref().unwrap().stored.as_deref().cloned() else {
         panic!()
     };
     assert_eq!(

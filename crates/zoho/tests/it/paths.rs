@@ -271,7 +271,7 @@ async fn companies_link_to_accounts_found_or_created_once() {
     }
     // The stored record the write returns holds the company too.
     assert!(matches!(
-        &res[0].as_ref().unwrap().stored,
+        res[0].as_ref().unwrap().stored.as_deref(),
         Some(Record::Contact(c)) if c.company == "Acme"
     ));
 }
@@ -305,11 +305,11 @@ async fn account_creation_can_be_turned_off() {
     assert_eq!(emu.counter("POST /Accounts"), 0);
     // What Zoho holds: no company for the first, Globex for the second.
     assert!(matches!(
-        &res[0].as_ref().unwrap().stored,
+        res[0].as_ref().unwrap().stored.as_deref(),
         Some(Record::Contact(c)) if c.company.is_empty()
     ));
     assert!(matches!(
-        &res[1].as_ref().unwrap().stored,
+        res[1].as_ref().unwrap().stored.as_deref(),
         Some(Record::Contact(c)) if c.company == "Globex"
     ));
 }
@@ -737,7 +737,7 @@ async fn what_zoho_holds_comes_back_as_stored_derived_last_name_and_task_start()
         .unwrap();
     let w = res[0].as_ref().unwrap();
     let held = emu.record("Contacts", &w.id).unwrap();
-    let Some(Record::Contact(c)) = &w.stored else {
+    let Some(Record::Contact(c)) = w.stored.as_deref() else {
         panic!("{w:?}")
     };
     assert!(!c.family_name.is_empty());
@@ -764,7 +764,7 @@ async fn what_zoho_holds_comes_back_as_stored_derived_last_name_and_task_start()
         .unwrap();
     let u = res[0].as_ref().unwrap();
     let held = emu.record("Contacts", &w.id).unwrap();
-    let Some(Record::Contact(c)) = &u.stored else {
+    let Some(Record::Contact(c)) = u.stored.as_deref() else {
         panic!("{u:?}")
     };
     assert_eq!(held["Last_Name"], json!(c.family_name));
