@@ -1360,9 +1360,13 @@ impl Engine {
                     }
                 }
             }
-            let idle =
-                stopped || self.cancel.is_cancelled() || !left(&queues, &ready, &next_create);
-            if (idle || bg.group_due()) && !pending.is_empty() {
+            // Once nothing is left to send, the results wait for the batches still in flight
+            // and go to the store together: batches that finish close together (the last of a
+            // run) then make one commit, one log write of the pages they share and one sync,
+            // rather than one each. A stopped or cancelled run commits what it has at once.
+            let stopping = stopped || self.cancel.is_cancelled();
+            let idle = !left(&queues, &ready, &next_create) && running.is_empty();
+            if (stopping || idle || bg.group_due()) && !pending.is_empty() {
                 bg.start(&*self.store, &mut pending);
             }
             self.emit(Progress::Writing { kind, done, total });

@@ -241,3 +241,64 @@ fn no_create_is_sent_before_its_intent_is_durable_with_a_slow_background_store()
     .unwrap();
     assert_eq!(again.report.writes(), 0);
 }
+
+/// Batches that are in flight together when nothing is left to send commit their results
+/// together: one background commit for the last batches of a run, not one per batch.
+#[test]
+fn the_last_batches_of_a_run_commit_their_results_together() {
+    let zoho = Arc::new(MemoryConnector::new("z", 10).without_containers());
+    let ids: Vec<String> = (0..20)
+        .map(|i| {
+            zoho.insert(
+                Record::Contact(Contact {
+                    given_name: "Person".into(),
+                    family_name: format!("Number {i}"),
+                    ..Default::default()
+                }),
+                None,
+            )
+        })
+        .collect();
+    let outlook = Arc::new(MemoryConnector::new("o", 10));
+    let store = Arc::new(SlowStore::new());
+    let slow = store.0.clone();
+    let mut settings = Settings::default();
+    settings.tasks.enabled = false;
+    settings.events.enabled = false;
+    let engine = Engine::new(zoho.clone(), outlook.clone(), store.clone());
+    let sync = |minutes: i64| {
+        futures::executor::block_on(engine.sync(
+            &settings,
+            &SyncOptions::default(),
+            fixed_now() + chrono::Duration::minutes(minutes),
+        ))
+        .unwrap()
+    };
+    assert!(sync(0).report.completed());
+    // One batch of updates for each side (5 edits each, batches of 10), sent together.
+    for id in &ids[..5] {
+        zoho.update(id, |r| {
+            if let Record::Contact(c) = r {
+                c.job_title = "Edited in Zoho".into();
+            }
+        });
+    }
+    for m in outlook.records(Kind::Contact).iter().skip(10).take(5) {
+        outlook.update(&m.id, |r| {
+            if let Record::Contact(c) = r {
+                c.job_title = "Edited in Outlook".into();
+            }
+        });
+    }
+    let before = slow.started.load(Ordering::SeqCst);
+    let out = sync(1);
+    assert!(out.report.completed(), "{:?}", out.report);
+    assert_eq!(out.report.writes(), 10);
+    assert_eq!(
+        slow.started.load(Ordering::SeqCst) - before,
+        1,
+        "the two batches' results were committed apart"
+    );
+    // They were committed: the next sync writes nothing.
+    assert_eq!(sync(2).report.writes(), 0);
+}
