@@ -58,20 +58,31 @@ impl SyncId {
     /// The 16 bytes of a sync id in the form [`SyncId::derive`] gives (32 lower-case hex
     /// digits); `None` for any other sync id. A store can keep such ids in half the space.
     pub fn to_bytes(&self) -> Option<[u8; 16]> {
-        let b = self.0.as_bytes();
-        if b.len() != 32 {
-            return None;
-        }
-        let nibble = |c: u8| match c {
-            b'0'..=b'9' => Some(c - b'0'),
-            b'a'..=b'f' => Some(c - b'a' + 10),
-            _ => None,
+        // The value of each lower-case hex digit, 0xff for any other byte: one lookup per
+        // digit (the store converts every sync id it writes or looks up).
+        const NIBBLE: [u8; 256] = {
+            let mut t = [0xff_u8; 256];
+            let mut i = 0;
+            while i < 10 {
+                t[b'0' as usize + i] = i as u8;
+                i += 1;
+            }
+            let mut i = 0;
+            while i < 6 {
+                t[b'a' as usize + i] = 10 + i as u8;
+                i += 1;
+            }
+            t
         };
+        let b: &[u8; 32] = self.0.as_bytes().try_into().ok()?;
         let mut out = [0u8; 16];
+        let mut bad = 0u8;
         for (o, pair) in out.iter_mut().zip(b.chunks_exact(2)) {
-            *o = nibble(pair[0])? << 4 | nibble(pair[1])?;
+            let (hi, lo) = (NIBBLE[usize::from(pair[0])], NIBBLE[usize::from(pair[1])]);
+            bad |= hi | lo;
+            *o = hi << 4 | (lo & 0xf);
         }
-        Some(out)
+        (bad & 0xf0 == 0).then_some(out)
     }
 }
 
@@ -456,7 +467,35 @@ mod tests {
             let bytes = derived.to_bytes().expect("a derived id has a byte form");
             assert_eq!(SyncId::from_bytes(bytes), derived);
         }
-        for other in ["s1", "", &"A".repeat(32), &"g".repeat(32), &"0".repeat(31)] {
+        let one_off = |c: char, at: usize| {
+            let mut s: Vec<char> = "0123456789abcdef".repeat(2).chars().collect();
+            s[at] = c;
+            s.into_iter().collect::<String>()
+        };
+        assert_eq!(
+            SyncId("0123456789abcdef".repeat(2)).to_bytes(),
+            Some(
+                [0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef]
+                    .repeat(2)
+                    .try_into()
+                    .unwrap()
+            )
+        );
+        for other in [
+            "s1",
+            "",
+            &"A".repeat(32),
+            &"g".repeat(32),
+            &"0".repeat(31),
+            &"0".repeat(33),
+            &"é".repeat(16),
+            &one_off('F', 31),
+            &one_off('-', 16),
+            &one_off(' ', 0),
+            &one_off('/', 7),
+            &one_off(':', 8),
+            &one_off('`', 9),
+        ] {
             assert_eq!(SyncId(other.to_string()).to_bytes(), None, "{other:?}");
         }
     }
