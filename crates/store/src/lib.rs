@@ -226,6 +226,20 @@ fn build_mapping_indexes(tx: &Transaction<'_>) -> Result<(), StoreError> {
     }
 }
 
+/// Rows per `INSERT` when a bulk fill appends mappings ([`BULK_INSERT`]): one statement runs
+/// its program once for all of them, where row by row each paid for a run of its own.
+const BULK_ROWS: usize = 32;
+
+/// `INSERT INTO mappings` of [`BULK_ROWS`] rows, nine parameters each, in column order.
+static BULK_INSERT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let row = "(?,?,?,?,?,?,?,?,?)";
+    format!(
+        "INSERT INTO mappings (kind, sync_id, zoho_id, zoho_version, zoho_hashes, outlook_id, \
+         outlook_version, outlook_hashes, dormant) VALUES {}",
+        vec![row; BULK_ROWS].join(",")
+    )
+});
+
 /// How many ids go into one `IN (...)` list.
 const CHUNK: usize = 500;
 
@@ -1261,8 +1275,39 @@ impl SqliteStore {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
                 })
                 .db()?;
+            // A bulk fill appends its rows many to a statement (see `BULK_ROWS`); what does not
+            // fill one goes row by row below.
+            let mut rest: &[Mapping] = &c.insert;
+            if bulk {
+                let mut many = tx.prepare_cached(&BULK_INSERT).db()?;
+                let mut chunks = c.insert.chunks_exact(BULK_ROWS);
+                for chunk in &mut chunks {
+                    for (r, m) in chunk.iter().enumerate() {
+                        let at = 9 * r;
+                        let zoho_hashes = m.zoho.hashes.to_stored(m.kind);
+                        let outlook_hashes = if m.outlook.hashes == m.zoho.hashes {
+                            SAME_HASHES.to_vec()
+                        } else {
+                            m.outlook.hashes.to_stored(m.kind)
+                        };
+                        many.raw_bind_parameter(at + 1, kind_code(m.kind)).db()?;
+                        many.raw_bind_parameter(at + 2, StoredSyncId::of(&m.sync_id))
+                            .db()?;
+                        many.raw_bind_parameter(at + 3, &m.zoho.id).db()?;
+                        many.raw_bind_parameter(at + 4, &m.zoho.version).db()?;
+                        many.raw_bind_parameter(at + 5, zoho_hashes).db()?;
+                        many.raw_bind_parameter(at + 6, &m.outlook.id).db()?;
+                        many.raw_bind_parameter(at + 7, &m.outlook.version).db()?;
+                        many.raw_bind_parameter(at + 8, outlook_hashes).db()?;
+                        many.raw_bind_parameter(at + 9, m.dormant.map(side_code))
+                            .db()?;
+                    }
+                    many.raw_execute().db()?;
+                }
+                rest = chunks.remainder();
+            }
             let fresh = c.upsert.iter().map(|m| (m, false));
-            for (m, new) in fresh.chain(c.insert.iter().map(|m| (m, true))) {
+            for (m, new) in fresh.chain(rest.iter().map(|m| (m, true))) {
                 let zoho_hashes = m.zoho.hashes.to_stored(m.kind);
                 let outlook_hashes = if m.outlook.hashes == m.zoho.hashes {
                     SAME_HASHES.to_vec()

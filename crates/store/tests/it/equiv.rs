@@ -129,6 +129,9 @@ fn op() -> impl Strategy<Value = Op> {
         2 => commit().prop_map(|c| Op::Background(Box::new(c))),
         1 => (0..8i64, side()).prop_map(|(i, s)| Op::Resolve(i, s)),
         2 => prop::collection::vec(mapping(), 1..6).prop_map(Op::Fill),
+        // Fills long enough for the many-row statements of a bulk fill (32 rows each), with
+        // a remainder row by row.
+        1 => prop::collection::vec(mapping(), 32..80).prop_map(Op::Fill),
     ]
 }
 
