@@ -313,7 +313,12 @@ impl Pulled {
 
     /// Records one item; it replaces anything read earlier about the same id.
     fn put(&mut self, item: ChangeItem) {
-        self.forget(item.id());
+        match &item {
+            // What was seen of the id is replaced by the insert below: only the other lists
+            // are cleared first (one lookup less per record of a listing).
+            ChangeItem::Upsert(_) | ChangeItem::Deleted { .. } => self.forget_unseen(item.id()),
+            _ => self.forget(item.id()),
+        }
         match item {
             ChangeItem::Upsert(r) => {
                 self.seen.insert_record(r);
@@ -335,6 +340,11 @@ impl Pulled {
         if !self.seen.is_empty() {
             self.seen.remove(id);
         }
+        self.forget_unseen(id);
+    }
+
+    /// Forgets what was read about an id, but for what was seen of it.
+    fn forget_unseen(&mut self, id: &str) {
         if !self.vanished.is_empty() {
             self.vanished.remove(id);
         }

@@ -693,6 +693,30 @@ impl IdPositions {
         });
     }
 
+    /// The position holding `id`; when none does, records that position `n` now holds it and
+    /// answers `None` (one hash of `id` for both).
+    pub fn find_or_insert<'a>(
+        &mut self,
+        id: &str,
+        n: usize,
+        id_at: impl Fn(usize) -> Option<&'a str>,
+    ) -> Option<usize> {
+        use std::hash::BuildHasher;
+        let h = self.hash(id);
+        let hasher = &self.hasher;
+        match self.table.entry(
+            h,
+            |&k| id_at(k as usize) == Some(id),
+            |&k| hasher.hash_one(id_at(k as usize).unwrap_or_default()),
+        ) {
+            hashbrown::hash_table::Entry::Occupied(e) => Some(*e.get() as usize),
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                v.insert(u32::try_from(n).unwrap_or(u32::MAX));
+                None
+            }
+        }
+    }
+
     /// Forgets the position holding `id`, returning it.
     pub fn remove<'a>(
         &mut self,

@@ -108,15 +108,14 @@ impl SeenMap {
 
     fn put(&mut self, slot: SeenSlot) {
         let Some(id) = slot.id() else { return };
-        if let Some(n) = self.position(id) {
-            self.slots[n] = slot;
-            return;
+        let (slots, n) = (&self.slots, self.slots.len());
+        match self.by_id.find_or_insert(id, n, |k| slots[k].id()) {
+            Some(at) => self.slots[at] = slot,
+            None => {
+                self.slots.push(slot);
+                self.live += 1;
+            }
         }
-        self.slots.push(slot);
-        let (slots, n) = (&self.slots, self.slots.len() - 1);
-        let id = slots[n].id().unwrap_or_default();
-        self.by_id.insert(id, n, |k| slots[k].id());
-        self.live += 1;
     }
 
     /// What was seen of `id`.
