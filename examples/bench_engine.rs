@@ -70,9 +70,9 @@ fn set_feeds(c: &MemoryConnector, on: bool) {
 }
 
 /// What `first` asks of the SQLite store, alone, on the caller's thread: `n` mappings with
-/// contact-sized hashes (12 fields), in the engine's pattern for batches of 1,000 (intents
-/// journalled 16 batches ahead; every 8 batches one commit with the results of those 8 and the
-/// intents of the next 8).
+/// contact-sized hashes (12 fields), in the engine's pattern for batches of 1,000 (results
+/// committed in groups of 5 batches, the first to reach 4,096 operations, each commit also
+/// journalling the intents of the batches two groups ahead).
 fn store_floor(n: usize) -> Result<(), Box<dyn std::error::Error>> {
     use crmsync::core::{Commit, FieldHashes, Intent, Mapping, Side, SideState, SyncId};
     let dir = tempfile::tempdir()?;
@@ -103,8 +103,8 @@ fn store_floor(n: usize) -> Result<(), Box<dyn std::error::Error>> {
             .collect()
     };
     let t = Instant::now();
-    // Batches of 1,000: a group is 8 of them.
-    let group = 8000;
+    // Batches of 1,000: a group is 5 of them.
+    let group = 5000;
     store.commit(&Commit {
         journal: intents(0, 2 * group),
         ..Default::default()
