@@ -232,7 +232,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let (main, all) = (main1 - main0, all1 - all0);
                 println!(
                     "{{\"records\":{n},\"phase\":\"cpu\",\"after\":\"{name}\",\"engine_thread_s\":{main:.4},\"other_threads_s\":{:.4},\"minor_faults\":{}}}",
-                    all - main,
+                    (all - main).max(0.0),
                     faults1 - faults0
                 );
             }
