@@ -240,6 +240,18 @@ static BULK_INSERT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     )
 });
 
+/// A mapping's field hashes as its row stores them: Zoho's in compact form, Outlook's the
+/// same or [`SAME_HASHES`] when they equal Zoho's.
+fn stored_hashes(m: &Mapping) -> (Vec<u8>, Vec<u8>) {
+    let zoho = m.zoho.hashes.to_stored(m.kind);
+    let outlook = if m.outlook.hashes == m.zoho.hashes {
+        SAME_HASHES.to_vec()
+    } else {
+        m.outlook.hashes.to_stored(m.kind)
+    };
+    (zoho, outlook)
+}
+
 /// How many ids go into one `IN (...)` list.
 const CHUNK: usize = 500;
 
@@ -1287,12 +1299,7 @@ impl SqliteStore {
                 for chunk in &mut chunks {
                     for (r, m) in chunk.iter().enumerate() {
                         let at = 9 * r;
-                        let zoho_hashes = m.zoho.hashes.to_stored(m.kind);
-                        let outlook_hashes = if m.outlook.hashes == m.zoho.hashes {
-                            SAME_HASHES.to_vec()
-                        } else {
-                            m.outlook.hashes.to_stored(m.kind)
-                        };
+                        let (zoho_hashes, outlook_hashes) = stored_hashes(m);
                         many.raw_bind_parameter(at + 1, kind_code(m.kind)).db()?;
                         many.raw_bind_parameter(at + 2, StoredSyncId::of(&m.sync_id))
                             .db()?;
@@ -1311,12 +1318,7 @@ impl SqliteStore {
             }
             let fresh = c.upsert.iter().map(|m| (m, false));
             for (m, new) in fresh.chain(rest.iter().map(|m| (m, true))) {
-                let zoho_hashes = m.zoho.hashes.to_stored(m.kind);
-                let outlook_hashes = if m.outlook.hashes == m.zoho.hashes {
-                    SAME_HASHES.to_vec()
-                } else {
-                    m.outlook.hashes.to_stored(m.kind)
-                };
+                let (zoho_hashes, outlook_hashes) = stored_hashes(m);
                 let dormant = m.dormant.map(side_code);
                 let updated = if new {
                     0
